@@ -1,0 +1,3 @@
+from dancegen.cli import main
+
+main()

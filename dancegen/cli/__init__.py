@@ -1,0 +1,64 @@
+"""The `dancegen` command.
+
+Each command group lives in its own module under `dancegen/cli/` and keeps heavy imports
+(torch, librosa, ...) inside its functions so that `dancegen --help` stays instant.
+Errors a user can cause are `DanceGenError`s: printed as one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from dancegen.errors import DanceGenError
+
+app = typer.Typer(
+    name="dancegen",
+    help="Music- and text-driven 3D dance generation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Music- and text-driven 3D dance generation."""
+
+
+@app.command()
+def version() -> None:
+    """Print the dancegen version."""
+    from dancegen import __version__
+
+    print(f"dancegen {__version__}")
+
+
+def _register() -> None:
+    # Command groups, in the order `--help` lists them.
+    from dancegen.cli import audio, data, evaluate, generate, motion, render, train, view
+
+    for module in (motion, audio, data, evaluate, train, generate, view, render):
+        module.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning user errors into one line."""
+    try:
+        # Typer (standalone mode) reports its own usage errors and exits with status 2.
+        app(args=argv, prog_name="dancegen")
+    except DanceGenError as error:
+        print(f"dancegen: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("dancegen: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

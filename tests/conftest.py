@@ -1,0 +1,32 @@
+"""Shared test fixtures.
+
+The shared data kit lives beside the repository (../shared/data) or where DANCEGEN_KIT points.
+Tests that need it take the `kit` fixture and are skipped, with a reason, when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KIT_DIR = Path(os.environ.get("DANCEGEN_KIT", REPO_ROOT.parent / "shared" / "data"))
+
+# Two xdist workers share two cores: one thread each keeps them from fighting.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def kit() -> Path:
+    if not (KIT_DIR / "manifest.json").is_file():
+        pytest.skip(f"shared data kit not found at {KIT_DIR} (set DANCEGEN_KIT to its folder)")
+    return KIT_DIR
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
