@@ -1,0 +1,131 @@
+"""`dancegen motion`: inspect motion files, convert them between formats and rigs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+# Skeletons `--to` can retarget onto (SMPL-family: the joint names the models use).
+RETARGET_TARGETS = ("smpl24", "smplx52")
+# Formats that only hold SMPL-family motions (AIST++ .pkl, FineDance .npy).
+SMPL_ONLY_SUFFIXES = (".pkl", ".npy")
+
+motion_app = typer.Typer(
+    help="Inspect motion files; convert them between formats and rigs.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def describe(path: Path, motion) -> dict:
+    """The facts `motion info` prints: skeleton, joints, fps, frames, duration, height, preset."""
+    from dancegen.errors import ArgumentError
+    from dancegen.motion.io import estimate_height
+    from dancegen.motion.retarget import detect_preset
+
+    try:
+        preset = detect_preset(motion.skeleton).name
+    except ArgumentError:
+        preset = None
+    return {
+        "file": str(path),
+        "format": motion.metadata.get("format", path.suffix.lstrip(".").lower()),
+        "skeleton": motion.skeleton.name,
+        "joints": motion.num_joints,
+        "joint_names": list(motion.skeleton.joint_names),
+        "fps": motion.fps,
+        "frames": motion.num_frames,
+        "duration_s": motion.duration,
+        "height_m": estimate_height(motion),
+        "rig_preset": preset,
+    }
+
+
+@motion_app.command("info")
+def info(
+    file: Path = typer.Argument(..., help="motion file: .bvh, .npz, .pkl (AIST++), .npy (FineDance/AMP), .txt (DeepMimic)"),
+    fps: Optional[float] = typer.Option(None, "--fps", help="the file's true frame rate (overrides its header)"),
+    as_json: bool = typer.Option(False, "--json", help="print the facts as JSON (with every joint name)"),
+) -> None:
+    """Show a motion's skeleton, joints, frame rate, length and the figure's height."""
+    from dancegen.motion.io import load_motion
+
+    facts = describe(file, load_motion(file, fps=_positive("--fps", fps)))
+    if as_json:
+        print(json.dumps(facts, indent=2))
+        return
+    preset = facts["rig_preset"] or "none matches (pass --mapping to convert)"
+    print(
+        f"file      {facts['file']} ({facts['format']})\n"
+        f"skeleton  {facts['skeleton']} ({facts['joints']} joints)\n"
+        f"fps       {facts['fps']:g}\n"
+        f"frames    {facts['frames']}\n"
+        f"duration  {facts['duration_s']:.2f} s\n"
+        f"height    {facts['height_m']:.2f} m\n"
+        f"rig       {preset}"
+    )
+
+
+@motion_app.command("convert")
+def convert(
+    source: Path = typer.Argument(..., help="input motion file (any format `motion info` reads)"),
+    out: Path = typer.Argument(..., help="output file, format by extension: .bvh, .npz, .pkl (AIST++), .npy (FineDance)"),
+    to: Optional[str] = typer.Option(None, "--to", help=f"retarget onto this skeleton: {', '.join(RETARGET_TARGETS)}"),
+    fps: Optional[float] = typer.Option(None, "--fps", help="the input's true frame rate (overrides its header)"),
+    resample: Optional[float] = typer.Option(None, "--resample", help="resample the output to this frame rate"),
+    rig: Optional[Path] = typer.Option(None, "--rig", help="put the motion on this character: a BVH of your rig"),
+    mapping: Optional[Path] = typer.Option(
+        None, "--mapping",
+        help="joint mapping YAML (see dancegen/motion/rig_presets.yaml) for the --rig character, else for the input's rig",
+    ),
+) -> None:
+    """Convert a motion to another format, retargeting it onto SMPL or your own rig on the way."""
+    from dancegen.errors import ArgumentError
+    from dancegen.motion.io import SAVABLE, load_motion, save_motion
+    from dancegen.motion.retarget import is_smpl_family, retarget, retarget_to_rig
+    from dancegen.skeleton.smpl import smpl24
+    from dancegen.skeleton.smplx import smplx52
+
+    # Check every argument before the slow part.
+    if to is not None and to not in RETARGET_TARGETS:
+        raise ArgumentError("--to", f"unknown skeleton {to!r}", f"use one of {', '.join(RETARGET_TARGETS)}")
+    if out.suffix.lower() not in SAVABLE:
+        kind = out.suffix or "files without an extension"
+        raise ArgumentError(str(out), f"cannot write {kind}", f"use one of {', '.join(SAVABLE)}")
+    if mapping is not None and to is None and rig is None:
+        raise ArgumentError("--mapping", "only applies when retargeting", "add --to smpl24 or --rig RIG.bvh")
+    if out.suffix.lower() in SMPL_ONLY_SUFFIXES and to is None and rig is not None:
+        raise ArgumentError(str(out), f"{out.suffix} files hold SMPL motions, not your rig's", "write .bvh or .npz with --rig")
+    _positive("--resample", resample)
+
+    motion = load_motion(source, fps=_positive("--fps", fps))
+    if out.suffix.lower() in SMPL_ONLY_SUFFIXES and to is None and not is_smpl_family(motion.skeleton):
+        problem = f"{out.suffix} files hold SMPL motions and {source} is on rig {motion.skeleton.name!r}"
+        raise ArgumentError(str(out), problem, "add --to smpl24")
+    if to is not None:
+        result = retarget(motion, smpl24() if to == "smpl24" else smplx52(), mapping if rig is None else None)
+        print(result.summary())
+        motion = result.motion
+    if rig is not None:
+        motion = retarget_to_rig(motion, rig, mapping)
+        print(f"on rig {motion.skeleton.name!r} ({motion.num_joints} joints)")
+    if resample is not None:
+        motion = motion.resample(resample)
+    save_motion(motion, out)
+    print(f"wrote {out}: {motion.skeleton.name}, {motion.num_frames} frames @ {motion.fps:g} fps ({motion.duration:.2f} s)")
+
+
+def _positive(option: str, value: Optional[float]) -> Optional[float]:
+    from dancegen.errors import ArgumentError
+
+    if value is not None and not value > 0:
+        raise ArgumentError(option, f"must be positive, got {value:g}")
+    return value
+
+
+def register(app: typer.Typer) -> None:
+    """Add `dancegen motion info|convert` to the top-level app."""
+    app.add_typer(motion_app, name="motion")
