@@ -5,8 +5,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+VIEWER := dancegen/viewer
+VIEWER_BUILD := $(VIEWER)/build/viewer.js
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install system-test-deps bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,16 +18,28 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# three.js is bundled into the viewer once, here, so pages work offline (no CDN).
+$(VIEWER_BUILD): $(VIEWER)/package.json $(VIEWER)/package-lock.json $(VIEWER)/src/viewer.js
+	npm ci --prefix $(VIEWER) --no-audit --no-fund --loglevel=error
 
-demo: $(STAMP)
+install: $(STAMP) $(VIEWER_BUILD)
+
+# Headless Chromium (viewer tests) and ffmpeg (video tests) from Debian. Without root or apt
+# the tests that need them are skipped, each with its reason.
+system-test-deps:
+	@if command -v chromium >/dev/null && command -v ffmpeg >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg >/dev/null; \
+	else echo "note: chromium/ffmpeg missing and cannot be installed here; browser and video tests will skip"; fi
+
+demo: install
 	$(PY) -m dancegen.demo
 
-test: $(STAMP)
+test: install system-test-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
-bench: $(STAMP)
+bench: install
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache $(VIEWER)/node_modules $(VIEWER)/build

@@ -1,0 +1,71 @@
+import base64
+import re
+
+import numpy as np
+import pytest
+
+from export_helpers import read_page_data, write_click_track
+from dancegen.data.annotations import Annotation, GlobalStyle, LocalSpan
+from dancegen.errors import ArgumentError, InputFileError, MissingResourceError
+from dancegen.viewer import page as page_module
+from dancegen.viewer.page import PromptSpan, prompt_texts, write_page
+
+
+def test_page_embeds_motion_music_beats_and_prompt(dance, tmp_path, viewer_bundle):
+    song = tmp_path / "song.wav"
+    beats = write_click_track(song, seconds=2.0)
+    annotation = Annotation(GlobalStyle("popping", "extrovert"), (LocalSpan(0.5, 1.5, ("wave", "pop")),))
+    page = write_page(dance, tmp_path / "dance.html", music=song, music_start=0.25, beats=beats, annotation=annotation,
+                      prompt="robot dance")
+    data = read_page_data(page)
+    np.testing.assert_allclose(data["positions"], dance.joint_positions(), atol=1e-6)
+    assert data["parents"] == list(dance.skeleton.parents) and data["fps"] == dance.fps
+    assert data["beats"] == pytest.approx(beats)
+    assert data["style"] == "robot dance · popping, extrovert"
+    assert data["spans"] == [{"start": 0.5, "end": 1.5, "text": "wave, pop"}]
+    assert data["music"]["start"] == 0.25
+    header, payload = data["music"]["src"].split(",", 1)
+    assert header == "data:audio/wav;base64" and base64.b64decode(payload) == song.read_bytes()
+
+
+def test_page_is_self_contained(dance, tmp_path, viewer_bundle):
+    html = write_page(dance, tmp_path / "dance.html").read_text(encoding="utf-8")
+    # Nothing is fetched: no external scripts, styles, modules or CDN addresses.
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)=', html)
+    assert "cdn" not in html.lower() and 'from"http' not in html.replace(" ", "")
+    assert html.count("<script") == 2 and "WebGLRenderer" in html
+
+
+def test_text_cannot_break_out_of_the_data_block(dance, tmp_path, viewer_bundle):
+    page = write_page(dance, tmp_path / "p.html", prompt="</script><script>alert(1)</script>")
+    assert "<script>alert" not in page.read_text(encoding="utf-8")
+    assert read_page_data(page)["style"] == "</script><script>alert(1)</script>"
+
+
+def test_large_music_goes_beside_the_page(dance, tmp_path, viewer_bundle, monkeypatch):
+    song = tmp_path / "big.wav"
+    write_click_track(song, seconds=1.0)
+    monkeypatch.setattr(page_module, "MAX_EMBEDDED_MUSIC_BYTES", 100)
+    page = write_page(dance, tmp_path / "out" / "dance.html", music=song)
+    assert read_page_data(page)["music"]["src"] == "dance.music.wav"
+    assert (tmp_path / "out" / "dance.music.wav").read_bytes() == song.read_bytes()
+
+
+def test_prompt_texts_from_spans_and_prompt():
+    style, spans = prompt_texts([PromptSpan(0, 1, "a")], "b")
+    assert style == "b" and spans == [PromptSpan(0, 1, "a")]
+    assert prompt_texts() == ("", [])
+
+
+def test_user_errors(dance, tmp_path, viewer_bundle, monkeypatch):
+    with pytest.raises(InputFileError, match="music file not found"):
+        write_page(dance, tmp_path / "a.html", music=tmp_path / "none.mp3")
+    (tmp_path / "song.mid").write_bytes(b"MThd")
+    with pytest.raises(InputFileError, match="browsers cannot play .mid"):
+        write_page(dance, tmp_path / "a.html", music=tmp_path / "song.mid")
+    with pytest.raises(ArgumentError, match=r"\.html"):
+        write_page(dance, tmp_path / "a.txt")
+    monkeypatch.setattr(page_module, "BUNDLE_PATH", tmp_path / "missing" / "viewer.js")
+    with pytest.raises(MissingResourceError, match="npm ci --prefix dancegen/viewer"):
+        write_page(dance, tmp_path / "a.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
