@@ -1,0 +1,1 @@
+"""End-to-end pipelines: song (and prompt, edits) in, Motion out."""

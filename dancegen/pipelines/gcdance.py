@@ -1,0 +1,282 @@
+"""GCDance generation: song → music features → genre → long-form sampling → `Motion`.
+
+    pipeline = GCDancePipeline.from_checkpoint("runs/gcdance/model.pt")
+    motion = pipeline("song.wav", prompt="smooth jazzy moves with big arm swings", seed=0)
+
+`__call__` reads top to bottom as the method does: cut the music to the requested span and
+featurise it, map the text to a genre and embed its prompt, turn edits (locked joints,
+keyframes) into inpainting constraints, denoise the whole span in overlapping windows, decode
+the features into a motion and write the pinned values back exactly. Files, rendering and
+evaluation stay outside: the result is one `Motion` covering exactly the requested span.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from dancegen.errors import ArgumentError, InputFileError
+from dancegen.models.gcdance.config import GCDanceConfig
+from dancegen.models.gcdance.network import MODALITIES, GCDanceNetwork
+from dancegen.motion.codecs import get_codec
+from dancegen.motion.motion import Motion
+from dancegen.motion.normalize import Normalizer
+from dancegen.sampling.editing import Keyframe, PoseConstraints, load_keyframes, resolve_joints
+from dancegen.sampling.longform import WindowPlan, sample_sequence
+from dancegen.train.checkpoint import load_model_bundle
+from dancegen.train.module import config_skeleton, make_diffusion
+
+
+@dataclass
+class GenreChoice:
+    key: str | None  # canonical genre, None = generate without genre conditioning
+    probability: float | None = None  # the classifier's confidence for a free-form prompt
+    prompt: str | None = None  # what the user wrote
+
+
+class GCDancePipeline:
+    def __init__(
+        self,
+        config: GCDanceConfig,
+        network: GCDanceNetwork,
+        motion_normalizer: Normalizer,
+        music_normalizer: Normalizer,
+        genres: Sequence[str],
+        genre_embeddings: torch.Tensor,
+        source: str = "",
+    ):
+        self.config = config
+        self.network = network.eval()
+        self.diffusion = make_diffusion(config)
+        self.motion_normalizer = motion_normalizer
+        self.music_normalizer = music_normalizer
+        self.genres = list(genres)
+        self.genre_embeddings = genre_embeddings.float()
+        self.skeleton = config_skeleton(config)
+        self.codec = get_codec("smpl6d", self.skeleton)
+        self.fps = config.data.fps
+        self.source = source
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "GCDancePipeline":
+        bundle = load_model_bundle(path, map_location=device)
+        config = GCDanceConfig.model_validate(bundle.config)
+        network = GCDanceNetwork(config, num_genres=len(bundle.genres))
+        try:
+            network.load_state_dict(bundle.weights)
+        except RuntimeError:
+            raise InputFileError(path, "weights do not fit the model its config describes", "re-export the checkpoint") from None
+        return cls(
+            config,
+            network.to(device),
+            Normalizer.from_state_dict(bundle.normalizers["motion"]),
+            Normalizer.from_state_dict(bundle.normalizers["music"]),
+            bundle.genres,
+            bundle.genre_embeddings.to(device),
+            source=str(path),
+        )
+
+    @property
+    def device(self) -> torch.device:
+        return self.genre_embeddings.device
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        music: str | Path | np.ndarray,
+        *,
+        prompt: str | None = None,
+        genre: str | None = None,
+        seconds: float | None = None,
+        start: float = 0.0,
+        seed: int | None = None,
+        guidance: Mapping[str, float] | None = None,
+        steps: int | None = None,
+        reference: Motion | str | Path | None = None,
+        lock_joints: str | Sequence[str] | None = None,
+        keyframes: str | Path | Sequence[Keyframe] | None = None,
+        progress: bool = False,
+    ) -> Motion:
+        """One motion for the requested span of `music` (an audio file, or raw (T, M) features)."""
+        features = self.music_features(music, start, seconds)
+        frames = features.shape[0]
+        choice = self.choose_genre(prompt, genre)
+        constraints = self.edit_constraints(frames, reference, lock_joints, keyframes)
+        known, mask = self.constraint_features(constraints)
+
+        weights = {**self.config.sampling.guidance, **(guidance or {})}
+        steps, eta = self.schedule(steps)
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        sampled = sample_sequence(
+            self.diffusion,
+            self.network,
+            plan=WindowPlan.from_seconds(
+                frames, self.fps, self.config.sampling.window_seconds, self.config.sampling.overlap_seconds
+            ),
+            dim=self.codec.dim,
+            frame_conditions={"music": features},
+            sequence_conditions={"text": self.genre_embedding(choice.key)},
+            order=MODALITIES,
+            weights=weights,
+            known=known,
+            mask=mask,
+            steps=steps,
+            eta=eta,
+            generator=torch.Generator(device=self.device).manual_seed(seed),
+            chunk_size=self.config.sampling.chunk_size,
+            progress=progress,
+        )
+
+        motion = self.codec.decode(self.motion_normalizer.inverse(sampled.double().cpu().numpy()), self.fps)
+        if constraints is not None:
+            motion = constraints.apply(motion)
+        motion.metadata.update(
+            model="gcdance",
+            checkpoint=self.source,
+            genre=choice.key,
+            genre_probability=choice.probability,
+            prompt=choice.prompt if choice.prompt is not None else self.genre_prompt(choice.key),
+            seed=seed,
+            guidance=weights,
+            sampling={"method": self.config.sampling.method, "steps": steps, "eta": eta},
+            music=str(music) if isinstance(music, (str, Path)) else None,
+            start=start,
+            edits=constraints.sources if constraints is not None else [],
+        )
+        return motion
+
+    # --- the steps ------------------------------------------------------------------------
+
+    def music_features(self, music: str | Path | np.ndarray, start: float, seconds: float | None) -> torch.Tensor:
+        """Normalised (T, M) features of the span; T = ceil(span × fps) for audio files."""
+        if start < 0:
+            raise ArgumentError("--start", f"must be >= 0 seconds, got {start}")
+        if seconds is not None and not seconds > 0:
+            raise ArgumentError("--seconds", f"must be positive, got {seconds}")
+        if isinstance(music, (str, Path)):
+            raw = self._audio_features(Path(music), start, seconds)
+        else:
+            raw = np.asarray(music, dtype=np.float32)
+            first = int(round(start * self.fps))
+            last = raw.shape[0] if seconds is None else first + int(math.ceil(seconds * self.fps - 1e-9))
+            if raw.ndim != 2 or last > raw.shape[0] or first >= raw.shape[0]:
+                raise ArgumentError("music", f"features of shape {raw.shape} do not cover the requested span")
+            raw = raw[first:last]
+        if raw.shape[1] != self.config.music.total_dim:
+            raise ArgumentError(
+                "music", f"has {raw.shape[1]} feature columns; this model takes {self.config.music.total_dim}"
+            )
+        normalised = self.music_normalizer.transform(raw.astype(np.float64)).astype(np.float32)
+        return torch.from_numpy(normalised).to(self.device)
+
+    def _audio_features(self, path: Path, start: float, seconds: float | None) -> np.ndarray:
+        from dancegen.audio import load_audio
+        from dancegen.audio.io import audio_duration
+        from dancegen.audio.features import extract_features
+
+        duration = audio_duration(path)
+        if start >= duration:
+            raise ArgumentError("--start", f"{start:g} s is past the end of {path.name} ({duration:.2f} s)")
+        if seconds is not None and start + seconds > duration + 1e-6:
+            raise ArgumentError("--seconds", f"{path.name} has only {duration - start:.2f} s after --start {start:g}")
+        audio = load_audio(path, start=start, end=None if seconds is None else start + seconds)
+        features = np.asarray(extract_features(audio, self.config.music.features, fps=self.fps), np.float32)
+        if self.config.music.foundation:
+            from dancegen.audio.encoders import get_encoder
+
+            encoder = get_encoder(self.config.music.foundation, weights=self.config.music.foundation_weights)
+            extra = np.asarray(encoder.encode(audio, fps=self.fps), np.float32)[: len(features)]
+            features = np.concatenate([features[: len(extra)], extra], axis=1)
+        return features
+
+    def choose_genre(self, prompt: str | None, genre: str | None) -> GenreChoice:
+        """An explicit genre label, or the classifier's reading of a free-form prompt."""
+        from dancegen.data.genres import GenreVocabulary, find_genre
+
+        if prompt is not None and genre is not None:
+            raise ArgumentError("--genre", "give either --prompt or --genre, not both")
+        if genre is not None:
+            key = find_genre(genre)
+            if key not in self.genres:
+                raise ArgumentError(
+                    "--genre", f"{genre!r} is not a genre this model knows", f"use one of {', '.join(self.genres)}"
+                )
+            return GenreChoice(key)
+        if prompt is not None:
+            if not self.genres:
+                raise ArgumentError("--prompt", "this model was trained without genres", "leave out --prompt")
+            from dancegen.data.genre_classifier import predict_genre
+
+            vocabulary = GenreVocabulary("model", labels=tuple(self.genres), genres=tuple(self.genres))
+            key, probability = predict_genre(prompt, vocabulary)
+            return GenreChoice(key, probability, prompt)
+        return GenreChoice(None)
+
+    def genre_embedding(self, key: str | None) -> torch.Tensor | None:
+        return None if key is None else self.genre_embeddings[self.genres.index(key)]
+
+    @staticmethod
+    def genre_prompt(key: str | None) -> str | None:
+        if key is None:
+            return None
+        from dancegen.data.genres import genre_prompt
+
+        return genre_prompt(key)
+
+    def edit_constraints(
+        self,
+        frames: int,
+        reference: Motion | str | Path | None,
+        lock_joints: str | Sequence[str] | None,
+        keyframes: str | Path | Sequence[Keyframe] | None,
+    ) -> PoseConstraints | None:
+        """Locked joints from a reference motion and keyframes, as pinned poses."""
+        if (reference is None) != (lock_joints is None):
+            raise ArgumentError("--lock-joints", "needs --reference (and --reference needs --lock-joints)")
+        constraints = None
+        if reference is not None:
+            motion = self.reference_motion(reference)
+            joints = resolve_joints(lock_joints, self.skeleton)
+            constraints = PoseConstraints.from_reference(motion, joints, frames)
+        if keyframes is not None:
+            if isinstance(keyframes, (str, Path)):
+                keyframes = load_keyframes(keyframes, self.skeleton)
+            pinned = PoseConstraints.from_keyframes(keyframes, self.skeleton, frames, self.fps)
+            constraints = pinned if constraints is None else constraints.merged(pinned)
+        return constraints
+
+    def reference_motion(self, reference: Motion | str | Path) -> Motion:
+        """The reference on the model's skeleton (retargeted if it is another SMPL-24-mappable
+        rig) at the model's frame rate."""
+        if not isinstance(reference, Motion):
+            from dancegen.motion.io import load_motion
+
+            reference = load_motion(reference)
+        if not reference.skeleton.same_topology(self.skeleton):
+            if self.skeleton.name != "smpl24":
+                raise ArgumentError(
+                    "--reference", f"is on {reference.skeleton.name!r}; this model needs {self.skeleton.name!r} motion"
+                )
+            from dancegen.motion.retarget import retarget
+
+            reference = retarget(reference, self.skeleton).motion
+        return reference.resample(self.fps)
+
+    def constraint_features(self, constraints: PoseConstraints | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if constraints is None or not constraints.any():
+            return None, None
+        known, mask = constraints.features()
+        known = self.motion_normalizer.transform(known.double()).float()
+        return known.to(self.device), mask.to(self.device)
+
+    def schedule(self, steps: int | None) -> tuple[int | None, float]:
+        """(sampling steps, η): DDIM's configured count, or DDPM's every step with η = 1."""
+        if self.config.sampling.method == "ddpm":
+            return steps, 1.0
+        return steps or self.config.sampling.steps, self.config.sampling.eta

@@ -1,0 +1,267 @@
+"""Editing constraints: locked joints from a reference motion, and keyframes (in-betweening).
+
+Constraints are stated on poses (`PoseConstraints`: which joints' local rotations and which
+frames' root positions are pinned, in float64) and turned into an inpainting mask on the
+`smpl6d` feature layout (4 foot contacts, root xyz, then 6D per joint; EDGE/FineDance order).
+After sampling, `PoseConstraints.apply` writes the pinned values back into the decoded motion,
+so locked joints and keyframes hold exactly, not just to float32 precision.
+
+Locking a joint pins its local rotation; locking the root joint also pins the root position
+(so `lower_body` keeps the legs where the reference had them). Foot contacts are never pinned:
+they are labels the model predicts, not pose.
+
+Keyframe files are JSON: {"keyframes": [{"time": 1.5, "root": [x, y, z],
+"rotations": {"left_elbow": [qx, qy, qz, qw], "head": [rx, ry, rz]}}, ...]}. `time` is in
+seconds from the start of the generated span; a rotation is a unit quaternion (x, y, z, w) or an
+axis-angle vector in radians; `root` (metres) and `rotations` are each optional, so a keyframe
+may pin a whole pose or any part of one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from dancegen.errors import ArgumentError, InputFileError
+from dancegen.motion.motion import Motion
+from dancegen.skeleton.rotations import axis_angle_to_quat, matrix_to_rot6d, quat_normalize, quat_to_matrix
+from dancegen.skeleton.smpl import SMPL_LOWER_BODY, SMPL_UPPER_BODY
+from dancegen.skeleton.smplx import SMPLX_BODY_PARTS, SMPLX_HANDS
+from dancegen.skeleton.tree import Skeleton
+
+# smpl6d layout (EDGE dataset/dance_dataset.py; FineDance/GCDance 319-d): contacts, root, 6D.
+CONTACT_CHANNELS = 4
+ROOT_CHANNELS = 3
+ROTATION_CHANNELS = 6
+ROOT_OFFSET = CONTACT_CHANNELS
+JOINTS_OFFSET = CONTACT_CHANNELS + ROOT_CHANNELS
+
+BODY_PARTS = ("upper_body", "lower_body", "hands", "left_hand", "right_hand")
+WRISTS = ("left_wrist", "right_wrist")
+
+
+def smpl6d_dim(num_joints: int) -> int:
+    return JOINTS_OFFSET + ROTATION_CHANNELS * num_joints
+
+
+def joint_channels(joint: int) -> slice:
+    start = JOINTS_OFFSET + ROTATION_CHANNELS * joint
+    return slice(start, start + ROTATION_CHANNELS)
+
+
+def root_channels() -> slice:
+    return slice(ROOT_OFFSET, ROOT_OFFSET + ROOT_CHANNELS)
+
+
+# --- which joints --------------------------------------------------------------------------
+
+
+def hand_joints(skeleton: Skeleton) -> list[int]:
+    """Everything below the wrists: SMPL-24's two hand joints, SMPL-X's 30 finger joints."""
+    joints: set[int] = set()
+    for wrist in WRISTS:
+        if wrist in skeleton.joint_names:
+            joints.update(skeleton.descendants(skeleton.index(wrist))[1:])
+    return sorted(joints)
+
+
+def body_part_joints(skeleton: Skeleton, part: str) -> list[int]:
+    """Joint indices of a body part: the skeleton module's groups (SMPL-X's for the 52-joint
+    layout, where `upper_body` stops at the wrists), `hands` = everything below the wrists."""
+    names = set(skeleton.joint_names)
+    groups = SMPLX_BODY_PARTS if set(SMPLX_HANDS) <= names else {"lower_body": SMPL_LOWER_BODY, "upper_body": SMPL_UPPER_BODY}
+    if part == "hands":
+        return hand_joints(skeleton)
+    if part not in groups:
+        raise KeyError(part)
+    return sorted(skeleton.index(n) for n in groups[part] if n in names)
+
+
+def resolve_joints(spec: str | Sequence[str], skeleton: Skeleton, argument: str = "--lock-joints") -> list[int]:
+    """`upper_body`, `lower_body`, `hands`, or a comma-separated list of joint and part names."""
+    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else [str(s).strip() for s in spec]
+    joints: set[int] = set()
+    for item in filter(None, items):
+        if item in skeleton.joint_names:
+            found = [skeleton.index(item)]
+        elif item in BODY_PARTS:
+            try:
+                found = body_part_joints(skeleton, item)
+            except KeyError:
+                found = []
+        else:
+            raise ArgumentError(
+                argument,
+                f"{item!r} is neither a body part nor a joint of {skeleton.name}",
+                f"use {', '.join(BODY_PARTS)} or joint names such as {', '.join(skeleton.joint_names[:3])}",
+            )
+        if not found:
+            raise ArgumentError(argument, f"{item!r} names no joints of {skeleton.name}")
+        joints.update(found)
+    if not joints:
+        raise ArgumentError(argument, "names no joints")
+    return sorted(joints)
+
+
+# --- pose constraints -----------------------------------------------------------------------
+
+
+@dataclass
+class PoseConstraints:
+    """Pinned local rotations (T, J) and root positions (T,) of a motion to be generated."""
+
+    skeleton: Skeleton
+    rotation_mask: np.ndarray  # (T, J) bool
+    rotations: np.ndarray  # (T, J, 4) unit quaternions (x, y, z, w) where pinned
+    root_mask: np.ndarray  # (T,) bool
+    root: np.ndarray  # (T, 3) metres where pinned
+    sources: list[str] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, skeleton: Skeleton, num_frames: int) -> "PoseConstraints":
+        rotations = np.zeros((num_frames, skeleton.num_joints, 4))
+        rotations[..., 3] = 1.0
+        return cls(
+            skeleton,
+            np.zeros((num_frames, skeleton.num_joints), dtype=bool),
+            rotations,
+            np.zeros(num_frames, dtype=bool),
+            np.zeros((num_frames, 3)),
+        )
+
+    @property
+    def num_frames(self) -> int:
+        return self.rotation_mask.shape[0]
+
+    def any(self) -> bool:
+        return bool(self.rotation_mask.any() or self.root_mask.any())
+
+    @classmethod
+    def from_reference(cls, reference: Motion, joints: Sequence[int], num_frames: int) -> "PoseConstraints":
+        """Pin `joints` to the reference for the frames it covers (from frame 0)."""
+        constraints = cls.empty(reference.skeleton, num_frames)
+        covered = min(num_frames, reference.num_frames)
+        joints = list(joints)
+        constraints.rotation_mask[:covered, joints] = True
+        constraints.rotations[:covered, joints] = reference.rotations[:covered, joints]
+        if 0 in joints:
+            constraints.root_mask[:covered] = True
+            constraints.root[:covered] = reference.root_translation[:covered]
+        constraints.sources.append(f"reference joints {','.join(reference.skeleton.joint_names[j] for j in joints)}")
+        return constraints
+
+    @classmethod
+    def from_keyframes(
+        cls, keyframes: Sequence["Keyframe"], skeleton: Skeleton, num_frames: int, fps: float
+    ) -> "PoseConstraints":
+        constraints = cls.empty(skeleton, num_frames)
+        for keyframe in keyframes:
+            frame = int(round(keyframe.time * fps))
+            if not 0 <= frame < num_frames:
+                raise ArgumentError(
+                    "--keyframes",
+                    f"keyframe at {keyframe.time:g} s is outside the generated {num_frames / fps:g} s",
+                    "times count from the start of the generated span",
+                )
+            for joint, quaternion in keyframe.rotations.items():
+                constraints.rotation_mask[frame, joint] = True
+                constraints.rotations[frame, joint] = quaternion
+            if keyframe.root is not None:
+                constraints.root_mask[frame] = True
+                constraints.root[frame] = keyframe.root
+        constraints.sources.append(f"{len(keyframes)} keyframes")
+        return constraints
+
+    def merged(self, other: "PoseConstraints") -> "PoseConstraints":
+        """Both sets of pins; where both pin a value, `other` wins."""
+        merged = PoseConstraints(
+            self.skeleton,
+            self.rotation_mask | other.rotation_mask,
+            np.where(other.rotation_mask[..., None], other.rotations, self.rotations),
+            self.root_mask | other.root_mask,
+            np.where(other.root_mask[:, None], other.root, self.root),
+            self.sources + other.sources,
+        )
+        return merged
+
+    def features(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(known, mask), both (T, D), on the smpl6d layout in unnormalised units."""
+        frames, joints = self.rotation_mask.shape
+        dim = smpl6d_dim(joints)
+        known = torch.zeros(frames, dim, dtype=torch.float64)
+        mask = torch.zeros(frames, dim, dtype=torch.bool)
+        six_d = matrix_to_rot6d(quat_to_matrix(torch.from_numpy(self.rotations)))  # (T, J, 6)
+        rotation_block = slice(JOINTS_OFFSET, dim)
+        known[:, rotation_block] = six_d.reshape(frames, -1)
+        mask[:, rotation_block] = torch.from_numpy(self.rotation_mask).repeat_interleave(ROTATION_CHANNELS, dim=1)
+        known[:, root_channels()] = torch.from_numpy(self.root)
+        mask[:, root_channels()] = torch.from_numpy(self.root_mask)[:, None]
+        return known.float(), mask
+
+    def apply(self, motion: Motion) -> Motion:
+        """Write the pinned values into a generated motion exactly."""
+        if motion.num_frames != self.num_frames or not motion.skeleton.same_topology(self.skeleton):
+            raise ValueError("constraints and motion differ in length or skeleton")
+        rotations = np.where(self.rotation_mask[..., None], self.rotations, motion.rotations)
+        root = np.where(self.root_mask[:, None], self.root, motion.root_translation)
+        return motion.copy(rotations=rotations, root_translation=root)
+
+
+# --- keyframe files -------------------------------------------------------------------------
+
+
+@dataclass
+class Keyframe:
+    time: float
+    rotations: dict[int, np.ndarray]  # joint index -> unit quaternion (x, y, z, w)
+    root: np.ndarray | None = None
+
+
+def _vector(path: Path, where: str, value, lengths: tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64) if isinstance(value, list) else None
+    if array is None or array.ndim != 1 or array.shape[0] not in lengths or not np.isfinite(array).all():
+        raise InputFileError(path, f"{where} must be a list of {' or '.join(map(str, lengths))} finite numbers")
+    return array
+
+
+def load_keyframes(path: str | Path, skeleton: Skeleton) -> list[Keyframe]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "keyframe file not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputFileError(path, f"not valid JSON ({error})") from None
+    entries = data.get("keyframes") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InputFileError(path, 'expected {"keyframes": [{"time": seconds, ...}, ...]} with at least one keyframe')
+    keyframes = []
+    for number, entry in enumerate(entries):
+        where = f"keyframe {number}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("time"), (int, float)) or entry["time"] < 0:
+            raise InputFileError(path, f"{where} needs a non-negative 'time' in seconds")
+        unknown = set(entry) - {"time", "root", "rotations"}
+        if unknown:
+            raise InputFileError(path, f"{where} has unknown keys {', '.join(sorted(unknown))}", "use time, root, rotations")
+        rotations: dict[int, np.ndarray] = {}
+        given = entry.get("rotations", {})
+        if not isinstance(given, dict):
+            raise InputFileError(path, f"{where}: 'rotations' must map joint names to rotations")
+        for name, value in given.items():
+            if name not in skeleton.joint_names:
+                raise InputFileError(path, f"{where}: {skeleton.name} has no joint {name!r}")
+            vector = _vector(path, f"{where} rotation of {name}", value, (3, 4))
+            quaternion = axis_angle_to_quat(torch.from_numpy(vector)) if vector.shape[0] == 3 else torch.from_numpy(vector)
+            if vector.shape[0] == 4 and np.linalg.norm(vector) < 1e-6:
+                raise InputFileError(path, f"{where} rotation of {name} is a zero quaternion")
+            rotations[skeleton.index(name)] = quat_normalize(quaternion).numpy()
+        root = _vector(path, f"{where} root", entry["root"], (3,)) if "root" in entry else None
+        if not rotations and root is None:
+            raise InputFileError(path, f"{where} pins nothing", "give 'root' and/or 'rotations'")
+        keyframes.append(Keyframe(float(entry["time"]), rotations, root))
+    return keyframes
