@@ -6,7 +6,7 @@
   a Hugging Face folder (`config.json`, read with transformers) or an open_clip checkpoint
   file (with `model_name`, needs the open_clip_torch package).
 
-Embeddings are cached on disk (`dancegen.audio.cache`, namespace `text`), keyed by the model
+Embeddings are cached on disk (`dancegen.cache`, namespace `text`), keyed by the model
 and the exact text, so a prompt is embedded once per machine.
 """
 
@@ -31,7 +31,7 @@ class TextEncoder(ABC):
     dim: int
 
     def __init__(self, cache: bool = True, cache_dir: str | Path | None = None):
-        from dancegen.audio.cache import ArrayCache
+        from dancegen.cache import ArrayCache
 
         self.cache = ArrayCache("text", cache_dir) if cache else None
 
@@ -54,7 +54,7 @@ class TextEncoder(ABC):
         out = np.zeros((len(texts), self.dim), np.float32)
         if not texts:
             return out
-        from dancegen.audio.cache import cache_key
+        from dancegen.cache import cache_key
 
         keys = [cache_key(self.model_id, t) for t in texts]
         missing = []

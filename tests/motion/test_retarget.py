@@ -23,7 +23,7 @@ from dancegen.motion.retarget import (
     retarget,
     retarget_to_rig,
 )
-from dancegen.skeleton.rotations import axis_angle_to_matrix, axis_angle_to_quat, matrix_to_quat, quat_to_matrix
+from dancegen.skeleton.rotations import axis_angle_to_matrix, axis_angle_to_quat, matrix_to_quat
 from dancegen.skeleton.smpl import SMPL24_JOINT_NAMES, SMPL24_PARENTS, smpl24
 from dancegen.skeleton.tree import Skeleton
 
