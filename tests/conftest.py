@@ -19,11 +19,12 @@ KIT_DIR = Path(os.environ.get("DANCEGEN_KIT", REPO_ROOT.parent / "shared" / "dat
 # Two xdist workers share two cores: one thread each keeps them from fighting.
 torch.set_num_threads(1)
 
-# Caches (features, text embeddings) go to a throwaway folder, not the user's home.
+# Caches (features, text embeddings) go to a folder of the test runs, not the user's home.
+# Entries are keyed by content, so runs can share it.
 if "DANCEGEN_CACHE" not in os.environ:
     import tempfile
 
-    os.environ["DANCEGEN_CACHE"] = tempfile.mkdtemp(prefix="dancegen-test-cache-")
+    os.environ["DANCEGEN_CACHE"] = str(Path(tempfile.gettempdir()) / "dancegen-test-cache")
 
 
 @pytest.fixture(scope="session")
