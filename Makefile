@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 VIEWER := dancegen/viewer
 VIEWER_BUILD := $(VIEWER)/build/viewer.js
 
-.PHONY: demo test install system-test-deps bench clean
+.PHONY: demo test install system-test-deps bench default-model clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ demo: install
 
 test: install system-test-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile
+
+# Rebuild the shipped default model from the data kit (../shared/data): pair, train, evaluate.
+default-model: install
+	$(PY) -m dancegen.train.default_model train.max_steps=3000 train.checkpoint_every=100
 
 bench: install
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

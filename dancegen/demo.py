@@ -1,93 +1,106 @@
-"""`make demo`: the most complete real thing dancegen does today.
+"""`make demo`: from a fresh clone to a dance you can watch, with nothing downloaded.
 
-Until a trained generator ships, the demo takes a real dance from the shared data kit (CMU
-subject 05, iClone rig), retargets it onto SMPL-24 and writes it as BVH and dancegen .npz, then
-prints what it did. It never invents a dance: without the kit it says so and stops. Later
-issues replace this with generation from music.
+The demo makes its own music (a drum groove from `audio.synth`, so no third-party track ships),
+lets the shipped default model dance to it through the same code path as `dancegen generate`,
+and writes the dance in the formats people open: BVH (Blender, MotionBuilder), dancegen/SMPL
+.npz (Python), glTF .glb (Blender, three.js, any glTF viewer) and a web page that plays it
+with the music.
 
-    python -m dancegen.demo [--clip 005_02] [--out out/demo]
+    python -m dancegen.demo [--bpm 120] [--seconds 24] [--prompt "expressive arms, pirouette"] [--out out/demo]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import os
+import json
 import sys
+import time
 from pathlib import Path
 
-from dancegen.errors import ArgumentError, DanceGenError
+from dancegen.errors import DanceGenError
 
-KIT_ENV = "DANCEGEN_KIT"
-# The kit lives beside the repository: ../shared/data (see tests/conftest.py).
-KIT_BESIDE_REPO = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CLIPS_DIR = Path("motion") / "cmu05"
-DEFAULT_CLIP = "005_02"  # "dance - expressive arms, pirouette"
 DEFAULT_OUT = Path("out") / "demo"
+DEFAULT_BPM = 120.0  # a moderate tempo every dance style in the kit can follow
+DEFAULT_SECONDS = 24.0  # 12 bars at 120 BPM: long enough to see the dance develop
+# A CMU subject-05 description the default model was trained on ("dance - expressive arms, pirouette").
+DEFAULT_PROMPT = "expressive arms, pirouette"
+DEFAULT_SEED = 0
+TRACK_NAME = "demo_track.wav"
+DANCE_NAME = "dance"
+FORMATS = [".bvh", ".npz", ".glb", ".html"]
+
+HOW_TO_OPEN = {
+    ".html": "open in a web browser (works offline; plays the dance with the music)",
+    ".glb": "drag into Blender (File > Import > glTF 2.0) or any glTF viewer",
+    ".bvh": "Blender (File > Import > Motion Capture (.bvh)), MotionBuilder, Maya",
+    ".npz": "numpy.load(...) (SMPL poses + joints), or `dancegen view` / `dancegen render`",
+}
 
 
-def find_kit() -> Path | None:
-    """The shared data kit: $DANCEGEN_KIT if set, else ../shared/data beside the repo or the cwd."""
-    if os.environ.get(KIT_ENV):
-        candidates = [Path(os.environ[KIT_ENV])]
-    else:
-        candidates = [KIT_BESIDE_REPO, Path.cwd().parent / "shared" / "data"]
-    return next((path for path in candidates if (path / "manifest.json").is_file()), None)
+def synthesize_track(path: Path, bpm: float, seconds: float, seed: int = DEFAULT_SEED) -> Path:
+    """A drum groove at `bpm` written as a wav (the beats are known exactly)."""
+    from dancegen.audio.io import write_wav
+    from dancegen.audio.synth import drum_pattern
+
+    samples, _ = drum_pattern(bpm, seconds, seed=seed)
+    return write_wav(path, samples, sample_rate=22050)
 
 
-def clip_description(kit: Path, clip: str) -> str:
-    table = kit / CLIPS_DIR / "descriptions.csv"
-    if not table.is_file():
-        return ""
-    with open(table, newline="", encoding="utf-8") as handle:
-        return next((row["description"] for row in csv.DictReader(handle) if row["clip_id"] == clip), "")
+def run(
+    out: Path = DEFAULT_OUT,
+    bpm: float = DEFAULT_BPM,
+    seconds: float = DEFAULT_SECONDS,
+    prompt: str = DEFAULT_PROMPT,
+    seed: int = DEFAULT_SEED,
+    steps: int | None = None,
+    model: Path | None = None,
+    quiet: bool = False,
+) -> dict:
+    """Synthesize the track, generate, export; returns `dancegen generate`'s summary plus the track."""
+    from dancegen.cli.generate import generate_dance
+
+    started = time.perf_counter()
+    track = synthesize_track(out / TRACK_NAME, bpm, seconds)
+    summary = generate_dance(track, out, model=model, prompt=prompt, seed=seed, steps=steps,
+                             formats=FORMATS, name=DANCE_NAME, quiet=quiet)
+    summary.update(track=str(track), bpm=bpm, wall_seconds=round(time.perf_counter() - started, 2))
+    return summary
 
 
-def run(clip: str = DEFAULT_CLIP, out: Path = DEFAULT_OUT) -> int:
-    kit = find_kit()
-    if kit is None:
-        where = os.environ.get(KIT_ENV) or KIT_BESIDE_REPO
-        print(f"dancegen demo: shared data kit not found at {where} (set {KIT_ENV} to its folder); nothing written.")
-        print("Retarget your own dance meanwhile: dancegen motion convert YOUR.bvh dance.bvh --to smpl24")
-        return 0
-
-    from dancegen.motion.io import estimate_height, load_motion, save_motion
-    from dancegen.motion.retarget import retarget
-
-    source_path = kit / CLIPS_DIR / f"{clip}.bvh"
-    if not source_path.is_file():
-        clips = sorted(path.stem for path in (kit / CLIPS_DIR).glob("*.bvh"))
-        raise ArgumentError("--clip", f"no clip {clip!r} in {kit / CLIPS_DIR}", f"choose one of {', '.join(clips)}")
-    source = load_motion(source_path)
-    result = retarget(source)
-    dance = result.motion
-    out.mkdir(parents=True, exist_ok=True)
-    bvh_path, npz_path = out / "dance.bvh", out / "dance.npz"
-    save_motion(dance, bvh_path)
-    save_motion(dance, npz_path)
-
-    description = clip_description(kit, clip)
-    print(f"dancegen demo: CMU {clip}{f' ({description})' if description else ''} from the shared kit")
-    print(f"  source   {source_path}: rig {source.skeleton.name!r}, {source.num_joints} joints, "
-          f"{source.num_frames} frames @ {source.fps:g} fps ({source.duration:.1f} s), figure {estimate_height(source):.2f} m")
-    print(f"  retarget {result.summary()}")
-    print(f"  result   SMPL-24, {dance.num_frames} frames @ {dance.fps:g} fps, figure {estimate_height(dance):.2f} m")
-    print(f"  wrote    {bvh_path.resolve()}")
-    print(f"           {npz_path.resolve()}")
-    print("  (no trained generator yet: this is a real captured dance, retargeted, not a generated one)")
-    return 0
+def report(summary: dict) -> str:
+    """What was made, where it is and how to open each file."""
+    genre = f", read as genre {summary['genre']}" if summary.get("genre") else ""
+    lines = [
+        f"dancegen demo: {summary['seconds']:.1f} s of dance to a {summary['bpm']:g} BPM drum groove, "
+        f"prompt {summary['prompt']!r}{genre} (seed {summary['seed']}, {summary['wall_seconds']:.0f} s)",
+        f"  music  {Path(summary['track']).resolve()}",
+    ]
+    for output in map(Path, summary["outputs"]):
+        lines.append(f"  {output.suffix[1:]:<6} {output.resolve()}\n         {HOW_TO_OPEN.get(output.suffix, '')}")
+    lines.append("Your own song: dancegen generate SONG.wav --out out/mine --prompt 'smooth salsa steps'")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dancegen.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--clip", default=DEFAULT_CLIP, help="CMU subject 05 clip id in the kit (005_01 .. 005_20)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for dance.bvh and dance.npz")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the track and the dance files")
+    parser.add_argument("--bpm", type=float, default=DEFAULT_BPM, help="tempo of the synthesized drum track")
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of the track and the dance")
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="what the dance should look like")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
+    parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the shipped model)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     try:
-        return run(args.clip, args.out)
+        summary = run(args.out, args.bpm, args.seconds, args.prompt, args.seed, args.steps, args.model,
+                      quiet=args.quiet or args.json)
     except DanceGenError as error:
         print(f"dancegen demo: error: {error}", file=sys.stderr)
         return 2
+    print(json.dumps(summary) if args.json else report(summary))
+    return 0
 
 
 if __name__ == "__main__":

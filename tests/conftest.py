@@ -13,6 +13,15 @@ import numpy as np
 import pytest
 import torch
 
+# librosa's numba kernels are compiled on first use and cached on disk. Two xdist workers
+# writing that cache at once on a fresh install corrupt it (segfaults inside numba), so each
+# worker gets its own cache folder. Set before anything imports librosa.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER and "NUMBA_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"dancegen-test-numba-{_WORKER}")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KIT_DIR = Path(os.environ.get("DANCEGEN_KIT", REPO_ROOT.parent / "shared" / "data"))
 

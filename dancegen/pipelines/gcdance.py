@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from dancegen.errors import ArgumentError, InputFileError
+from dancegen.errors import ArgumentError, InputFileError, MissingResourceError
 from dancegen.models.gcdance.config import GCDanceConfig
 from dancegen.models.gcdance.network import MODALITIES, GCDanceNetwork
 from dancegen.motion.codecs import get_codec
@@ -31,6 +31,10 @@ from dancegen.sampling.editing import Keyframe, PoseConstraints, load_keyframes,
 from dancegen.sampling.longform import WindowPlan, sample_sequence
 from dancegen.train.checkpoint import load_model_bundle
 from dancegen.train.module import config_skeleton, make_diffusion
+
+# Softmax temperature over cosine similarities for the zero-shot genre: CLIP's learned logit
+# scale is ~1/0.01-1/0.07; 0.05 turns MiniLM's narrow similarity range into usable odds.
+ZERO_SHOT_TEMPERATURE = 0.05
 
 
 @dataclass
@@ -50,6 +54,7 @@ class GCDancePipeline:
         genres: Sequence[str],
         genre_embeddings: torch.Tensor,
         source: str = "",
+        text_condition: str | None = None,
     ):
         self.config = config
         self.network = network.eval()
@@ -62,6 +67,9 @@ class GCDancePipeline:
         self.codec = get_codec("smpl6d", self.skeleton)
         self.fps = config.data.fps
         self.source = source
+        # "genre_and_moves": trained on clips' move labels, so a prompt is embedded as it is.
+        self.text_condition = text_condition
+        self._text_encoder = None  # loaded on the first free-form prompt, then kept
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "GCDancePipeline":
@@ -80,6 +88,7 @@ class GCDancePipeline:
             bundle.genres,
             bundle.genre_embeddings.to(device),
             source=str(path),
+            text_condition=bundle.extra.get("text_condition"),
         )
 
     @property
@@ -121,7 +130,7 @@ class GCDancePipeline:
             ),
             dim=self.codec.dim,
             frame_conditions={"music": features},
-            sequence_conditions={"text": self.genre_embedding(choice.key)},
+            sequence_conditions={"text": self.text_embedding(choice)},
             order=MODALITIES,
             weights=weights,
             known=known,
@@ -214,12 +223,43 @@ class GCDancePipeline:
             from dancegen.data.genre_classifier import predict_genre
 
             vocabulary = GenreVocabulary("model", labels=tuple(self.genres), genres=tuple(self.genres))
-            key, probability = predict_genre(prompt, vocabulary)
+            try:
+                key, probability = predict_genre(prompt, vocabulary)
+            except MissingResourceError:  # no classifier head installed: zero-shot instead
+                key, probability = self.nearest_genre(prompt)
             return GenreChoice(key, probability, prompt)
         return GenreChoice(None)
 
+    @property
+    def text_encoder(self):
+        if self._text_encoder is None:
+            from dancegen.text import get_text_encoder
+
+            self._text_encoder = get_text_encoder(self.config.data.text_encoder)
+        return self._text_encoder
+
+    def nearest_genre(self, prompt: str) -> tuple[str, float]:
+        """Zero-shot genre: the genre prompt whose embedding is closest (cosine) to the prompt's."""
+        from dancegen.train.trainer import embed_texts
+
+        query = torch.from_numpy(embed_texts([prompt], self.config, self.text_encoder)).to(self.device)
+        similarity = torch.nn.functional.cosine_similarity(query, self.genre_embeddings, dim=-1)
+        probabilities = torch.softmax(similarity / ZERO_SHOT_TEMPERATURE, dim=0)
+        best = int(probabilities.argmax())
+        return self.genres[best], float(probabilities[best])
+
     def genre_embedding(self, key: str | None) -> torch.Tensor | None:
         return None if key is None else self.genre_embeddings[self.genres.index(key)]
+
+    def text_embedding(self, choice: GenreChoice) -> torch.Tensor | None:
+        """The text condition: the prompt itself (after its genre's prompt, as in training) for
+        a model trained on move labels, else the chosen genre's prompt embedding."""
+        from dancegen.train.trainer import TEXT_GENRE_AND_MOVES, clip_prompt, embed_texts
+
+        if choice.prompt is None or self.text_condition != TEXT_GENRE_AND_MOVES:
+            return self.genre_embedding(choice.key)
+        embedding = embed_texts([clip_prompt(choice.key, choice.prompt)], self.config, self.text_encoder)[0]
+        return torch.from_numpy(embedding).to(self.device)
 
     @staticmethod
     def genre_prompt(key: str | None) -> str | None:

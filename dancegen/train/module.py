@@ -38,9 +38,17 @@ def make_diffusion(config: GCDanceConfig) -> GaussianDiffusion:
 
 class GCDanceModule(nn.Module):
     """Network + diffusion + losses. `genre_embeddings` (G, E): the prompt embedding of each
-    genre of the vocabulary, looked up by a batch's genre indices (−1 = unknown)."""
+    genre of the vocabulary, looked up by a batch's genre indices (−1 = unknown).
+    `prompt_embeddings` (P, E): clips' own move-label texts, looked up by a batch's `prompt`
+    indices; where one is given (≥ 0) it replaces the genre prompt as the text condition."""
 
-    def __init__(self, config: GCDanceConfig, motion_normalizer: Normalizer, genre_embeddings: Tensor):
+    def __init__(
+        self,
+        config: GCDanceConfig,
+        motion_normalizer: Normalizer,
+        genre_embeddings: Tensor,
+        prompt_embeddings: Tensor | None = None,
+    ):
         super().__init__()
         self.config = config
         self.network = GCDanceNetwork(config, num_genres=genre_embeddings.shape[0])
@@ -52,6 +60,9 @@ class GCDanceModule(nn.Module):
             config.loss,
         )
         self.register_buffer("genre_embeddings", genre_embeddings.float(), persistent=False)
+        if prompt_embeddings is None:
+            prompt_embeddings = genre_embeddings.new_zeros(0, genre_embeddings.shape[-1])
+        self.register_buffer("prompt_embeddings", prompt_embeddings.float(), persistent=False)
 
     @property
     def loss_terms(self) -> tuple[str, ...]:
@@ -62,9 +73,15 @@ class GCDanceModule(nn.Module):
         clean, music, genre = batch["motion"], batch["music"], batch["genre"]
         example = self.diffusion.training_example(clean, generator)
         drop = condition_dropout(clean.shape[0], self.config.train.condition_dropout, generator, clean.device)
-        known_genre = genre >= 0
-        drop["text"] = drop.get("text", torch.zeros_like(known_genre)) | ~known_genre
+        known_text = genre >= 0
         text = self.genre_embeddings[genre.clamp(min=0)] if len(self.genre_embeddings) else None
+        prompt = batch.get("prompt")
+        if prompt is not None and len(self.prompt_embeddings):
+            has_prompt = prompt >= 0
+            own = self.prompt_embeddings[prompt.clamp(min=0)]
+            text = own if text is None else torch.where(has_prompt[:, None], own, text)
+            known_text = known_text | has_prompt
+        drop["text"] = drop.get("text", torch.zeros_like(known_text)) | ~known_text
         output, logits = self.network.forward_with_genre(
             example.noisy, example.timesteps, {"music": music, "text": text}, drop
         )

@@ -50,6 +50,10 @@ QUIET_WARNINGS = (
 )
 
 
+# The bundle's `extra["text_condition"]` for models conditioned on clip_prompt texts.
+TEXT_GENRE_AND_MOVES = "genre_and_moves"
+
+
 # --- data -------------------------------------------------------------------------------------
 
 
@@ -58,7 +62,9 @@ class TrainingData:
     """Whole clips as normalised feature arrays, cut into windows on the fly.
 
     motion: per clip (T_i, D) smpl6d features; music: per clip (T_i, M) music features; both
-    normalised. genres: per clip index into `genre_keys` (−1 = unknown).
+    normalised. genres: per clip index into `genre_keys` (−1 = unknown). prompts: per clip
+    index into `prompt_embeddings`, the embedded text of the clip's own move labels (e.g. the
+    CMU descriptions), −1 = none (the genre's prompt conditions it instead).
     """
 
     motion: list[np.ndarray]
@@ -68,6 +74,8 @@ class TrainingData:
     genre_embeddings: np.ndarray  # (G, E) prompt embeddings, row g for genre_keys[g]
     motion_normalizer: Normalizer
     music_normalizer: Normalizer
+    prompts: list[int] = field(default_factory=list)
+    prompt_embeddings: np.ndarray | None = None  # (P, E)
 
     @classmethod
     def from_clips(
@@ -79,6 +87,8 @@ class TrainingData:
         genre_embeddings: np.ndarray,
         normalizer: str = "minmax",
         fitted: tuple[Normalizer, Normalizer] | None = None,
+        prompts: Sequence[int] = (),
+        prompt_embeddings: np.ndarray | None = None,
     ) -> "TrainingData":
         """Normalise raw clips with `fitted` (motion, music) normalisers, or fit new ones."""
         if not motion:
@@ -94,6 +104,8 @@ class TrainingData:
             np.asarray(genre_embeddings, dtype=np.float32).reshape(len(genre_keys), -1),
             motion_normalizer,
             music_normalizer,
+            list(prompts),
+            None if prompt_embeddings is None else np.asarray(prompt_embeddings, dtype=np.float32),
         )
 
     def windows(self, length: int, stride: int) -> "WindowDataset":
@@ -128,6 +140,7 @@ class WindowDataset(Dataset):
             "motion": torch.from_numpy(self.data.motion[clip][window]),
             "music": torch.from_numpy(self.data.music[clip][window]),
             "genre": torch.tensor(self.data.genres[clip], dtype=torch.long),
+            "prompt": torch.tensor(self.data.prompts[clip] if self.data.prompts else -1, dtype=torch.long),
         }
 
 
@@ -151,7 +164,7 @@ def build_training_data(
     vocabulary = get_vocabulary(data.vocabulary)
     codec = get_codec("smpl6d", config_skeleton(config))
     foundation = _foundation_encoder(config) if music.foundation else None
-    motions, musics, genres = [], [], []
+    motions, musics, genres, prompt_texts = [], [], [], []
     for sample in tqdm(dataset.samples(data.split), desc="loading clips", total=len(dataset.select(data.split)),
                        disable=not progress):
         if sample.audio_features is None:
@@ -169,6 +182,8 @@ def build_training_data(
         motions.append(codec.encode(sample.motion)[: len(features)])
         musics.append(features[: len(motions[-1])])
         genres.append(vocabulary.index(sample.genre) if sample.genre in vocabulary else -1)
+        moves = ", ".join(sample.annotation.style.core_moves)
+        prompt_texts.append(clip_prompt(sample.genre if sample.genre in vocabulary else None, moves) if moves else None)
     keys = list(vocabulary.genres)
     if resumed is not None:
         if list(resumed["genres"]) != keys:
@@ -177,18 +192,37 @@ def build_training_data(
         embeddings = resumed["genre_embeddings"].numpy()
     else:
         fitted, embeddings = None, embed_genre_prompts(keys, config, text_encoder)
-    return TrainingData.from_clips(motions, musics, genres, keys, embeddings, data.normalizer, fitted)
+    distinct = sorted({text for text in prompt_texts if text})
+    prompts = [distinct.index(text) if text else -1 for text in prompt_texts]
+    prompt_embeddings = embed_texts(distinct, config, text_encoder) if distinct else None
+    return TrainingData.from_clips(
+        motions, musics, genres, keys, embeddings, data.normalizer, fitted, prompts, prompt_embeddings
+    )
+
+
+def clip_prompt(genre: str | None, moves: str) -> str:
+    """The text that conditions a clip labelled with `moves` ("expressive arms, pirouette"):
+    its genre's GCDance prompt followed by the moves, so genre and moves share one embedding.
+    Generation builds the same text from the user's prompt."""
+    from dancegen.data.genres import genre_prompt
+
+    return f"{genre_prompt(genre)} {moves.strip()}" if genre else moves.strip()
 
 
 def embed_genre_prompts(genre_keys: Sequence[str], config: GCDanceConfig, text_encoder: Any = None) -> np.ndarray:
     """(G, E) embeddings of "This is a {genre} type of music." for each genre."""
     from dancegen.data.genres import genre_prompt
 
+    return embed_texts([genre_prompt(key) for key in genre_keys], config, text_encoder)
+
+
+def embed_texts(texts: Sequence[str], config: GCDanceConfig, text_encoder: Any = None) -> np.ndarray:
+    """(N, E) embeddings of `texts` with the config's text encoder."""
     if text_encoder is None:
         from dancegen.text import get_text_encoder
 
         text_encoder = get_text_encoder(config.data.text_encoder)
-    embeddings = np.asarray(text_encoder.encode([genre_prompt(key) for key in genre_keys]), dtype=np.float32)
+    embeddings = np.asarray(text_encoder.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
     if embeddings.shape[1] != config.network.text_dim:
         raise ArgumentError(
             "network.text_dim", f"is {config.network.text_dim} but {config.data.text_encoder} embeds to {embeddings.shape[1]}"
@@ -275,7 +309,8 @@ def train(
         data = build_training_data(config, text_encoder, progress and fabric.is_global_zero, checkpoint)
     windows = data.windows(config.data.window_frames, max(1, int(round(config.data.stride_seconds * config.data.fps))))
 
-    module = GCDanceModule(config, data.motion_normalizer, torch.from_numpy(data.genre_embeddings))
+    prompt_table = None if data.prompt_embeddings is None else torch.from_numpy(data.prompt_embeddings)
+    module = GCDanceModule(config, data.motion_normalizer, torch.from_numpy(data.genre_embeddings), prompt_table)
     network = module.network
     optimizer = torch.optim.AdamW(network.parameters(), lr=run.learning_rate, weight_decay=run.weight_decay)
     balancer = LossBalancer(config.loss, module.loss_terms)
@@ -424,6 +459,8 @@ def inference_bundle(config: GCDanceConfig, ema: EMA, data: TrainingData, step: 
         genres=state["genres"],
         genre_embeddings=state["genre_embeddings"],
         step=step,
+        # Models trained on move labels take the user's prompt itself as text (see clip_prompt).
+        extra={"text_condition": TEXT_GENRE_AND_MOVES} if data.prompt_embeddings is not None else {},
     )
 
 

@@ -142,13 +142,3 @@ def test_user_errors_are_one_line_and_write_nothing(files, capsys, args, expecte
     assert code == 2 and err.startswith("dancegen: error: ") and expected in err
     assert len(err.strip().splitlines()) == 1
     assert not list(folder.glob("out.*"))
-
-
-def test_demo_without_the_kit_says_so_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    from dancegen import demo
-
-    monkeypatch.setenv("DANCEGEN_KIT", str(tmp_path / "no_kit_here"))
-    assert demo.main(["--out", str(tmp_path / "demo")]) == 0
-    first = capsys.readouterr().out.splitlines()[0]
-    assert "shared data kit not found" in first and "no_kit_here" in first
-    assert not (tmp_path / "demo").exists()

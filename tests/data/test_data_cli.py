@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 
 from data_synth import beat_motion, write_beats_json, write_song
-from dancegen.cli import main
+from cli_runner import run_cli
 
 
-def run(args, capsys) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as done:
-        code = done.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+run = run_cli
 
 
 @pytest.fixture

@@ -1,0 +1,122 @@
+"""`dancegen generate` with the shipped default model: a real dance, and every bad input
+rejected with one line, exit status 2 and no file written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dancegen.cli.generate import DEFAULT_MODEL, MAX_PROMPT_CHARS
+from cli_runner import run_cli
+
+SONG_SECONDS = 4.0
+FAST = ["--steps", "2", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> Path:
+    from dancegen.audio.io import write_wav
+    from dancegen.audio.synth import drum_pattern
+
+    samples, _ = drum_pattern(120.0, SONG_SECONDS, seed=1)
+    return write_wav(tmp_path_factory.mktemp("music") / "groove.wav", samples, sample_rate=22050)
+
+
+run = run_cli
+
+
+def test_the_default_model_ships():
+    from dancegen.train.checkpoint import load_model_bundle
+
+    assert DEFAULT_MODEL.is_file() and DEFAULT_MODEL.stat().st_size < 25 * 2**20
+    bundle = load_model_bundle(DEFAULT_MODEL)
+    assert bundle.config["family"] == "gcdance" and bundle.config["network"]["skeleton"] == "smpl24"
+    assert set(bundle.genres) == {"modern_ballet", "salsa", "whirl", "casual"}
+    assert bundle.extra.get("text_condition") == "genre_and_moves"  # trained on the CMU move labels
+
+
+def test_generates_with_the_default_model(song, tmp_path, capsys):
+    from dancegen.motion.io import load_motion
+
+    out = tmp_path / "dance.bvh"
+    code, stdout, _ = run(["generate", song, "--out", out, "--seconds", 3, "--prompt", "expressive arms, pirouette",
+                           "--json", *FAST], capsys)
+    assert code == 0
+    summary = json.loads(stdout)
+    assert summary["model"] == str(DEFAULT_MODEL)
+    assert summary["outputs"] == [str(out)] and summary["frames"] == 90 and summary["seed"] == 3
+    assert summary["genre"] in {"modern_ballet", "salsa", "whirl", "casual"}
+    dance = load_motion(out)
+    positions = dance.joint_positions()
+    assert dance.num_joints == 24 and dance.num_frames == 90 and np.isfinite(positions).all()
+    assert 1.0 < np.ptp(positions[0, :, 1]) < 2.5  # a standing figure's height, metres
+
+
+def test_progress_bar_unless_quiet(song, tmp_path, capsys):
+    code, stdout, stderr = run(["generate", song, "--out", tmp_path / "a.npz", "--seconds", 2, *FAST], capsys)
+    assert code == 0 and "denoising" in stderr and "it/s" in stderr and "wrote" in stdout
+    code, stdout, stderr = run(["generate", song, "--out", tmp_path / "b.npz", "--seconds", 2, "--quiet", *FAST], capsys)
+    assert code == 0 and "denoising" not in stderr and (tmp_path / "b.npz").is_file()
+
+
+def _bad_audio(tmp_path: Path) -> dict[str, Path]:
+    text = tmp_path / "notes.txt"
+    text.write_text("not music")
+    garbage = tmp_path / "broken.wav"
+    garbage.write_bytes(b"RIFF" + bytes(range(256)) * 4)
+    return {"text": text, "garbage": garbage, "missing": tmp_path / "absent.wav"}
+
+
+@pytest.mark.parametrize(
+    "audio, extra, expected",
+    [
+        ("text", [], "unsupported audio format"),
+        ("garbage", [], "cannot decode audio"),
+        ("missing", [], "no such music file"),
+        (None, ["--model", "{tmp}/nope.pt"], "model checkpoint not found"),
+        (None, ["--model", "{tmp}/notes.txt"], "not a readable checkpoint"),
+        (None, ["--prompt", ""], "--prompt: is empty"),
+        (None, ["--prompt", "   \t "], "--prompt: is empty"),
+        (None, ["--prompt", "spin " * MAX_PROMPT_CHARS], "characters long"),
+        (None, ["--prompt", "!!! 123 ???"], "has no words"),
+        (None, ["--seconds", "0"], "--seconds: must be positive"),
+        (None, ["--seconds", "-2"], "--seconds: must be positive"),
+        (None, ["--seconds", "nan"], "--seconds: must be positive"),
+        (None, ["--seconds", "60"], "runs past the end"),
+        (None, ["--start", "3", "--seconds", "2"], "runs past the end"),
+        (None, ["--start", "10"], "--start: 10 s is past the end"),
+        (None, ["--start", "-1"], "--start: must be >= 0"),
+        (None, ["--steps", "0"], "--steps: must be at least 1"),
+        (None, ["--out", "{tmp}/out/dance.xyz"], "unknown output extension"),
+        (None, ["--genre", "tango"], "--genre"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(song, tmp_path, capsys, audio, extra, expected):
+    inputs = _bad_audio(tmp_path)
+    source = inputs[audio] if audio else song
+    out = tmp_path / "out"
+    extra = [value.format(tmp=tmp_path) for value in extra]
+    if "--out" not in extra:
+        extra = ["--out", out, *extra]
+    before = sorted(tmp_path.rglob("*"))
+    code, stdout, stderr = run(["generate", source, *FAST, *extra, "--quiet"], capsys)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dancegen: error: ") and expected in lines[0], stderr
+    assert "Traceback" not in stderr and stdout == ""
+    assert sorted(tmp_path.rglob("*")) == before  # no output, no temporary left behind
+
+
+def test_the_prompt_steers_the_dance(song):
+    """The default model was trained on move labels: the prompt itself is its text condition."""
+    from dancegen.pipelines.gcdance import GCDancePipeline
+
+    pipeline = GCDancePipeline.from_checkpoint(DEFAULT_MODEL)
+    assert pipeline.nearest_genre("salsa steps with my partner")[0] == "salsa"
+    dances = [pipeline(song, prompt=prompt, seconds=2, seed=5, steps=2).joint_positions()
+              for prompt in ("expressive arms, pirouette", "expressive arms, pirouette", "small jetes, attitude/arabesque")]
+    np.testing.assert_array_equal(dances[0], dances[1])  # seeded: the same prompt gives the same dance
+    assert np.abs(dances[0] - dances[2]).max() > 1e-3  # another prompt gives another
