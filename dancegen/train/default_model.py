@@ -41,13 +41,6 @@ DEFAULT_RUN = Path("out") / "kit_model"
 # Motion folders allowed in a shipped model, with their true frame rate where the file lies
 # (the salsa BVH headers say 120 fps; CMU captured subjects 60/61 at 60 fps, see the kit README).
 MOTION_FOLDERS = {"cmu05": None, "cmu_salsa": 60.0, "deepmimic": None, "isaacgym_amp": None}
-# Rigs no retarget preset detects (the AMP humanoid has no neck joint, DeepMimic's "neck" is
-# its head joint): explicit joint maps, SMPL-24 joint → rig joint for the limbs {side}.
-LIMBS = ("hip", "knee", "ankle", "shoulder", "elbow", "wrist")
-RIG_MAPPINGS = {
-    "isaacgym_amp": {"limbs": ("thigh", "shin", "foot", "upper_arm", "lower_arm", "hand"), "neck": "head", "head": "head"},
-    "deepmimic": {"limbs": LIMBS, "neck": "neck", "head": "neck"},
-}
 SONGS_PER_CLIP = 2  # each clip warped onto its two best-matching songs: twice the music variety
 PAIR_FPS = 30.0  # the small config's frame rate
 # Held out entirely (every pair): one CMU ballet clip and one whole salsa couple (lead and
@@ -57,29 +50,6 @@ EVAL_SECONDS = 30.0  # scored span per held-out pair: long enough for several 4 
 EVAL_SEED = 0
 FID_SEGMENT_SECONDS = 5.0  # EDGE scores FID_k on 5 s dances
 SHIP_LIMIT_MB = 25.0  # the issue's size budget for the committed checkpoint
-
-
-def joint_mapping(folder: str):
-    from dancegen.motion.retarget import JointMapping
-
-    spec = RIG_MAPPINGS[folder]
-    joints = {f"{side}_{smpl}": f"{side}_{rig}" for smpl, rig in zip(LIMBS, spec["limbs"]) for side in ("left", "right")}
-    return JointMapping(name=folder, joints={**joints, "neck": spec["neck"], "head": spec["head"]})
-
-
-def retarget_folder(source: Path, target: Path) -> Path:
-    """SMPL-24 .npz copies of a folder's clips, retargeted with its explicit joint map (the
-    folder keeps the kit's name: pairing takes the genre from it)."""
-    from dancegen.motion.io import load_motion
-    from dancegen.motion.retarget import retarget
-
-    mapping = joint_mapping(source.name)
-    target.mkdir(parents=True, exist_ok=True)
-    for path in sorted(p for p in source.iterdir() if p.suffix in (".npy", ".txt")):
-        result = retarget(load_motion(path), mapping=mapping)
-        print(f"  {path.name}: {result.summary()}", flush=True)
-        result.motion.save_npz(target / f"{path.stem}.npz")
-    return target
 
 
 def pair_kit(kit: Path, work: Path) -> dict[str, str]:
@@ -93,9 +63,9 @@ def pair_kit(kit: Path, work: Path) -> dict[str, str]:
             outcome[folder] = "reused"
             continue
         print(f"pairing {folder} ...", flush=True)
+        # Every rig (iClone, CMU BVH, AMP humanoid, DeepMimic humanoid) is detected by a
+        # retarget preset; pairing retargets to SMPL-24 and takes the genre from the folder name.
         source = kit / "motion" / folder
-        if folder in RIG_MAPPINGS:
-            source = retarget_folder(source, work / "retargeted" / folder)
         try:
             run = pair_folders(source, kit / "music", target, fps=PAIR_FPS,
                                per_clip=SONGS_PER_CLIP, motion_fps=motion_fps, progress=print)

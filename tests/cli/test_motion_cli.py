@@ -1,4 +1,4 @@
-"""`dancegen motion info|convert` and the kit-less demo, on a synthetic Mixamo-named rig."""
+"""`dancegen motion info|convert` on a synthetic Mixamo-named rig."""
 
 from __future__ import annotations
 

@@ -78,13 +78,14 @@ def test_an_smpl_dance_goes_onto_each_kit_rig_and_back(kit, rig_clip, tmp_path):
     assert np.abs(back.motion.root_translation - dance.root_translation).max() < 0.01
 
 
-def test_demo_retargets_a_kit_clip(kit, tmp_path, monkeypatch, capsys):
-    from dancegen import demo
+@pytest.mark.parametrize(
+    "relative, preset",
+    [("isaacgym_amp/amp_humanoid_dance.npy", "amp_humanoid"), ("deepmimic/humanoid3d_dance_a.txt", "deepmimic_humanoid")],
+)
+def test_humanoid_rigs_are_detected_and_retarget_within_3_cm(kit, relative, preset):
+    from dancegen.motion.io import load_motion
 
-    monkeypatch.setenv("DANCEGEN_KIT", str(kit))
-    assert demo.main(["--out", str(tmp_path)]) == 0
-    printed = capsys.readouterr().out
-    assert "005_02" in printed and "mean error" in printed and str((tmp_path / "dance.bvh").resolve()) in printed
-    for name in ("dance.bvh", "dance.npz"):
-        motion = load_motion(tmp_path / name)
-        assert motion.skeleton.joint_names == SMPL24_JOINT_NAMES and motion.num_frames > 100
+    result = retarget(load_motion(kit / "motion" / relative))
+    assert result.mapping == preset
+    assert result.mean_error_m < 0.03
+    assert result.motion.skeleton.name == "smpl24"
