@@ -47,13 +47,13 @@ def describe(path: Path, motion) -> dict:
 @motion_app.command("info")
 def info(
     file: Path = typer.Argument(..., help="motion file: .bvh, .npz, .pkl (AIST++), .npy (FineDance/AMP), .txt (DeepMimic)"),
-    fps: Optional[float] = typer.Option(None, "--fps", help="the file's true frame rate (overrides its header)"),
+    input_fps: Optional[float] = typer.Option(None, "--input-fps", help="the file's true frame rate (overrides its header)"),
     as_json: bool = typer.Option(False, "--json", help="print the facts as JSON (with every joint name)"),
 ) -> None:
     """Show a motion's skeleton, joints, frame rate, length and the figure's height."""
     from dancegen.motion.io import load_motion
 
-    facts = describe(file, load_motion(file, fps=_positive("--fps", fps)))
+    facts = describe(file, load_motion(file, fps=_positive("--input-fps", input_fps)))
     if as_json:
         print(json.dumps(facts, indent=2))
         return
@@ -72,10 +72,12 @@ def info(
 @motion_app.command("convert")
 def convert(
     source: Path = typer.Argument(..., help="input motion file (any format `motion info` reads)"),
-    out: Path = typer.Argument(..., help="output file, format by extension: .bvh, .npz, .pkl (AIST++), .npy (FineDance)"),
+    out: Path = typer.Argument(
+        ..., help="output file, format by extension (.bvh .npz .pkl .npy .glb .html .mp4), or a folder for every format"
+    ),
     to: Optional[str] = typer.Option(None, "--to", help=f"retarget onto this skeleton: {', '.join(RETARGET_TARGETS)}"),
-    fps: Optional[float] = typer.Option(None, "--fps", help="the input's true frame rate (overrides its header)"),
-    resample: Optional[float] = typer.Option(None, "--resample", help="resample the output to this frame rate"),
+    fps: Optional[float] = typer.Option(None, "--fps", help="resample the output to this frame rate"),
+    input_fps: Optional[float] = typer.Option(None, "--input-fps", help="the input's true frame rate (overrides its header)"),
     rig: Optional[Path] = typer.Option(None, "--rig", help="put the motion on this character: a BVH of your rig"),
     mapping: Optional[Path] = typer.Option(
         None, "--mapping",
@@ -84,7 +86,8 @@ def convert(
 ) -> None:
     """Convert a motion to another format, retargeting it onto SMPL or your own rig on the way."""
     from dancegen.errors import ArgumentError
-    from dancegen.motion.io import SAVABLE, load_motion, save_motion
+    from dancegen.export import ALL_FORMATS, export_motion
+    from dancegen.motion.io import load_motion
     from dancegen.motion.retarget import is_smpl_family, retarget, retarget_to_rig
     from dancegen.skeleton.smpl import smpl24
     from dancegen.skeleton.smplx import smplx52
@@ -92,16 +95,16 @@ def convert(
     # Check every argument before the slow part.
     if to is not None and to not in RETARGET_TARGETS:
         raise ArgumentError("--to", f"unknown skeleton {to!r}", f"use one of {', '.join(RETARGET_TARGETS)}")
-    if out.suffix.lower() not in SAVABLE:
-        kind = out.suffix or "files without an extension"
-        raise ArgumentError(str(out), f"cannot write {kind}", f"use one of {', '.join(SAVABLE)}")
+    to_folder = out.is_dir() or out.suffix == ""
+    if not to_folder and out.suffix.lower() not in ALL_FORMATS:
+        raise ArgumentError(str(out), f"cannot write {out.suffix}", f"use one of {', '.join(ALL_FORMATS)}, or a folder")
     if mapping is not None and to is None and rig is None:
         raise ArgumentError("--mapping", "only applies when retargeting", "add --to smpl24 or --rig RIG.bvh")
     if out.suffix.lower() in SMPL_ONLY_SUFFIXES and to is None and rig is not None:
         raise ArgumentError(str(out), f"{out.suffix} files hold SMPL motions, not your rig's", "write .bvh or .npz with --rig")
-    _positive("--resample", resample)
+    _positive("--fps", fps)
 
-    motion = load_motion(source, fps=_positive("--fps", fps))
+    motion = load_motion(source, fps=_positive("--input-fps", input_fps))
     if out.suffix.lower() in SMPL_ONLY_SUFFIXES and to is None and not is_smpl_family(motion.skeleton):
         problem = f"{out.suffix} files hold SMPL motions and {source} is on rig {motion.skeleton.name!r}"
         raise ArgumentError(str(out), problem, "add --to smpl24")
@@ -112,10 +115,10 @@ def convert(
     if rig is not None:
         motion = retarget_to_rig(motion, rig, mapping)
         print(f"on rig {motion.skeleton.name!r} ({motion.num_joints} joints)")
-    if resample is not None:
-        motion = motion.resample(resample)
-    save_motion(motion, out)
-    print(f"wrote {out}: {motion.skeleton.name}, {motion.num_frames} frames @ {motion.fps:g} fps ({motion.duration:.2f} s)")
+    if fps is not None:
+        motion = motion.resample(fps)
+    for written in export_motion(motion, out):
+        print(f"wrote {written}: {motion.skeleton.name}, {motion.num_frames} frames @ {motion.fps:g} fps ({motion.duration:.2f} s)")
 
 
 def _positive(option: str, value: Optional[float]) -> Optional[float]:

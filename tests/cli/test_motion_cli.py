@@ -78,7 +78,7 @@ def test_info_prints_skeleton_joints_fps_frames_duration_height(files, capsys):
     assert fields["height"] == f"{estimate_height(load_motion(rig)):.2f} m"
     assert fields["rig"] == "mixamo"
 
-    code, out, _ = run(["motion", "info", str(rig), "--json", "--fps", "60"], capsys)
+    code, out, _ = run(["motion", "info", str(rig), "--json", "--input-fps", "60"], capsys)
     facts = json.loads(out)
     assert code == 0 and facts["joints"] == 24 and facts["joint_names"][0] == "Hips"
     assert facts["fps"] == 60 and facts["duration_s"] == pytest.approx(FRAMES / 60)
@@ -93,10 +93,27 @@ def test_convert_retargets_onto_smpl24_in_any_format(files, dance, capsys):
     assert result.skeleton.joint_names == SMPL24_JOINT_NAMES
     np.testing.assert_allclose(result.joint_positions(), dance.joint_positions(), atol=1e-4)
 
-    code, out, _ = run(["motion", "convert", str(rig), str(folder / "smpl.pkl"), "--to", "smpl24", "--resample", "15"], capsys)
+    code, out, _ = run(["motion", "convert", str(rig), str(folder / "smpl.pkl"), "--to", "smpl24", "--fps", "15"], capsys)
     assert code == 0
     aistpp = load_motion(folder / "smpl.pkl", fps=15)
     assert aistpp.num_joints == 24 and aistpp.num_frames == FRAMES // 2
+
+
+def test_convert_writes_glb_html_or_every_format_into_a_folder(files, dance, capsys):
+    from dancegen.export import load_motion_file
+
+    folder, rig, _ = files
+    code, _, _ = run(["motion", "convert", str(rig), str(folder / "smpl.glb"), "--to", "smpl24"], capsys)
+    assert code == 0
+    np.testing.assert_allclose(load_motion_file(folder / "smpl.glb").joint_positions(), dance.joint_positions(), atol=1e-4)
+    code, _, _ = run(["motion", "convert", str(rig), str(folder / "smpl.html"), "--to", "smpl24"], capsys)
+    assert code == 0 and "<html" in (folder / "smpl.html").read_text(encoding="utf-8").lower()
+
+    code, out, _ = run(["motion", "convert", str(rig), str(folder / "all"), "--to", "smpl24"], capsys)
+    assert code == 0
+    written = sorted(p.suffix for p in (folder / "all").iterdir())
+    assert written == [".bvh", ".glb", ".html", ".npz", ".pkl"]  # no FineDance .npy for 24 joints
+    assert out.count("wrote") == 5
 
 
 def test_convert_puts_an_smpl_dance_on_the_users_rig(files, dance, capsys):
@@ -128,7 +145,7 @@ def test_convert_uses_a_mapping_file_for_an_unknown_rig(tmp_path, dance, capsys)
     "args, expected",
     [
         (["motion", "info", "{dir}/absent.bvh"], "absent.bvh: no such file"),
-        (["motion", "info", "{rig}", "--fps", "-5"], "--fps: must be positive"),
+        (["motion", "info", "{rig}", "--input-fps", "-5"], "--input-fps: must be positive"),
         (["motion", "convert", "{rig}", "{dir}/out.bvh", "--to", "smpl99"], "--to: unknown skeleton 'smpl99'"),
         (["motion", "convert", "{rig}", "{dir}/out.xyz"], "cannot write .xyz"),
         (["motion", "convert", "{rig}", "{dir}/out.pkl"], ".pkl files hold SMPL motions"),
