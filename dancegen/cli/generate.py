@@ -92,6 +92,7 @@ def generate_dance(
     reference: Path | None = None,
     lock_joints: str | None = None,
     keyframes: Path | None = None,
+    rig: Path | None = None,
     device: str = "cpu",
     formats: list[str] | None = None,
     name: str | None = None,
@@ -113,7 +114,7 @@ def generate_dance(
         raise ArgumentError("--steps", f"must be at least 1, got {steps}")
     if out.suffix and out.suffix.lower() not in ALL_FORMATS and not out.is_dir():
         raise ArgumentError("--out", f"unknown output extension {out.suffix!r}", f"use one of {', '.join(ALL_FORMATS)} or a folder")
-    for path, option in ((reference, "--reference"), (keyframes, "--keyframes")):
+    for path, option in ((reference, "--reference"), (keyframes, "--keyframes"), (rig, "--rig")):
         if path is not None and not Path(path).is_file():
             raise InputFileError(path, f"{option} file not found")
     if model is None:
@@ -135,7 +136,9 @@ def generate_dance(
         reference=reference, lock_joints=lock_joints, keyframes=keyframes, progress=not quiet,
     )
     motion.metadata.setdefault("name", song.stem)
-    written = export_motion(motion, out, formats, music=song, music_start=start, prompt=prompt, name=name, quiet=quiet)
+    written = export_motion(
+        motion, out, formats, rig=rig, music=song, music_start=start, prompt=prompt, name=name, quiet=quiet
+    )
     return {
         "outputs": [str(path) for path in written],
         "frames": motion.num_frames,
@@ -168,6 +171,7 @@ def register(app: typer.Typer) -> None:
             None, "--lock-joints", help="upper_body, lower_body, hands or a comma list of joints (with --reference)."
         ),
         keyframes: Optional[Path] = typer.Option(None, "--keyframes", help="JSON file of (partial) poses at given times to pass through."),
+        rig: Optional[Path] = typer.Option(None, "--rig", help="Write the BVH on your own character: a BVH of its rig."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object (implies no progress bar)."),
@@ -176,7 +180,7 @@ def register(app: typer.Typer) -> None:
         summary = generate_dance(
             song, out, model=model, prompt=prompt, genre=genre, seconds=seconds, start=start, seed=seed,
             guidance=guidance, steps=steps, reference=reference, lock_joints=lock_joints, keyframes=keyframes,
-            device=device, quiet=quiet or as_json,
+            rig=rig, device=device, quiet=quiet or as_json,
         )
         if as_json:
             print(json.dumps(summary))

@@ -120,3 +120,30 @@ def test_the_prompt_steers_the_dance(song):
               for prompt in ("expressive arms, pirouette", "expressive arms, pirouette", "small jetes, attitude/arabesque")]
     np.testing.assert_array_equal(dances[0], dances[1])  # seeded: the same prompt gives the same dance
     assert np.abs(dances[0] - dances[2]).max() > 1e-3  # another prompt gives another
+
+
+def test_generates_onto_the_users_own_rig(song, tmp_path, capsys):
+    from dancegen.motion.bvh import write_bvh
+    from dancegen.motion.io import load_motion
+    from dancegen.motion.motion import Motion
+    from dancegen.motion.retarget import presets
+    from dancegen.skeleton.smpl import smpl24
+    from dancegen.skeleton.tree import Skeleton
+
+    # A Mixamo-named character, 10 % taller than SMPL, standing in its T-pose for one frame.
+    names = dict(presets()["mixamo"].joints)
+    base = smpl24()
+    character = Skeleton("character", tuple(names.get(n, n) for n in base.joint_names), base.parents, base.offsets * 1.1)
+    rest = np.tile([0.0, 0.0, 0.0, 1.0], (1, 24, 1))
+    rig_file = tmp_path / "character.bvh"
+    write_bvh(Motion(character, 30.0, rest, np.array([[0.0, 1.0, 0.0]])), rig_file)
+
+    out = tmp_path / "mine.bvh"
+    code, _, stderr = run(["generate", song, "--out", out, "--seconds", 2, "--rig", rig_file, "--quiet", *FAST], capsys)
+    assert code == 0, stderr
+    on_rig = load_motion(out)
+    assert set(on_rig.skeleton.joint_names) == set(character.joint_names) and on_rig.num_frames == 60
+    assert np.isfinite(on_rig.joint_positions()).all()
+
+    code, _, stderr = run(["generate", song, "--out", tmp_path / "x.bvh", "--rig", tmp_path / "none.bvh", *FAST], capsys)
+    assert code == 2 and "--rig file not found" in stderr and not (tmp_path / "x.bvh").exists()
