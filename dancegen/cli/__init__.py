@@ -28,14 +28,6 @@ def _root() -> None:
     """Music- and text-driven 3D dance generation."""
 
 
-@app.command()
-def version() -> None:
-    """Print the dancegen version."""
-    from dancegen import __version__
-
-    print(f"dancegen {__version__}")
-
-
 def _register() -> None:
     # Command groups, in the order `--help` lists them.
     from dancegen.cli import audio, data, evaluate, generate, motion, render, train, view
@@ -45,6 +37,14 @@ def _register() -> None:
 
 
 _register()
+
+
+@app.command()
+def version() -> None:
+    """Print the dancegen version."""
+    from dancegen import __version__
+
+    print(f"dancegen {__version__}")
 
 
 def main(argv: list[str] | None = None) -> None:
