@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dancegen.export.gltf import load_glb, write_glb
+from dancegen.export.gltf import write_glb
 from dancegen.export.smpl_params import write_smpl_npz
 from dancegen.export.video import VideoConfig, parse_size, render_frames, render_video
 from dancegen.fileio import atomic_write_text
 from dancegen.motion import Motion
+from dancegen.motion.glb import load_glb
 from dancegen.skeleton.rotations import axis_angle_to_quat
 from dancegen.skeleton.smpl import smpl24
 from dancegen.viewer.page import BUNDLE_PATH, write_page

@@ -30,7 +30,7 @@ def test_demo_writes_the_track_and_four_files(demo_run, capsys):
 
 
 def test_the_files_reimport_and_match(demo_run):
-    from dancegen.export.gltf import load_glb
+    from dancegen.motion.glb import load_glb
     from dancegen.motion.io import load_motion
 
     out, _ = demo_run

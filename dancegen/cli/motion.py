@@ -46,7 +46,7 @@ def describe(path: Path, motion) -> dict:
 
 @motion_app.command("info")
 def info(
-    file: Path = typer.Argument(..., help="motion file: .bvh, .npz, .pkl (AIST++), .npy (FineDance/AMP), .txt (DeepMimic)"),
+    file: Path = typer.Argument(..., help="motion file: .bvh, .npz, .pkl (AIST++), .npy (FineDance/AMP), .glb, .txt (DeepMimic)"),
     input_fps: Optional[float] = typer.Option(None, "--input-fps", help="the file's true frame rate (overrides its header)"),
     as_json: bool = typer.Option(False, "--json", help="print the facts as JSON (with every joint name)"),
 ) -> None:

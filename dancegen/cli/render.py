@@ -38,8 +38,9 @@ def register(app: typer.Typer) -> None:
 
         from dancegen.config import format_validation_error
         from dancegen.errors import ArgumentError
-        from dancegen.export import export_motion, load_motion_file
+        from dancegen.export import export_motion
         from dancegen.export.video import VideoConfig, parse_size
+        from dancegen.motion.io import load_motion
 
         width, height = parse_size(size)
         try:
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
         video = output or Path.cwd() / f"{file.stem}.mp4"
         if video.suffix.lower() != ".mp4":
             raise ArgumentError(str(video), "the video must end in .mp4")
-        motion = load_motion_file(file, fps=fps)
+        motion = load_motion(file, fps=fps)
         started = time.perf_counter()
         export_motion(motion, video, music=music, music_start=music_start, beats=beats, annotation=annotation,
                       prompt=prompt, video_config=config, quiet=quiet or as_json)

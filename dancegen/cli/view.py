@@ -40,10 +40,11 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Write a self-contained HTML page that plays FILE in 3D with its music (works offline)."""
-        from dancegen.export import export_motion, load_motion_file
+        from dancegen.export import export_motion
+        from dancegen.motion.io import load_motion
         from dancegen.viewer.serve import open_in_browser, serve_forever
 
-        motion = load_motion_file(file, fps=fps)
+        motion = load_motion(file, fps=fps)
         page = output or Path.cwd() / f"{file.stem}.html"
         export_motion(motion, page, music=music, music_start=music_start, beats=beats,
                       annotation=annotation, prompt=prompt, quiet=quiet)

@@ -85,35 +85,6 @@ def resolve_texts(motion: Motion, annotation: Any = None, prompt: str | None = N
     return annotation, prompt
 
 
-def load_motion_file(path: str | Path, fps: float | None = None) -> Motion:
-    """Read any motion file dancegen knows: `.glb` and SMPL-parameter `.npz` here, the rest
-    (`.bvh`, dancegen `.npz`, `.pkl`, `.npy`, `.txt`) through `motion.io.load_motion`."""
-    from dancegen.export.gltf import load_glb
-    from dancegen.export.smpl_params import read_smpl_npz
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".glb":
-        motion = load_glb(path)
-    elif suffix == ".npz" and not _is_dancegen_npz(path):
-        motion = read_smpl_npz(path)
-    else:
-        from dancegen.motion.io import load_motion
-
-        return load_motion(path, fps=fps)
-    return motion if fps is None else motion.copy(fps=float(fps))
-
-
-def _is_dancegen_npz(path: Path) -> bool:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return "rotations" in data.files
-    except (OSError, ValueError):
-        raise InputFileError(path, "not a readable .npz file") from None
-
-
 def _writers(rig: Any, music: Any, music_start: float, beats: np.ndarray, annotation: Any,
              prompt: str | None, video_config: "VideoConfig | None", quiet: bool) -> dict[str, Callable[[Motion, Path], Any]]:
     """One writer per extension, each `(motion, path) -> None`; imports stay lazy."""
@@ -233,4 +204,4 @@ def export_motion(
     return targets
 
 
-__all__ = ["ALL_FORMATS", "export_motion", "formats_for", "load_motion_file", "resolve_beats", "resolve_texts"]
+__all__ = ["ALL_FORMATS", "export_motion", "formats_for", "resolve_beats", "resolve_texts"]

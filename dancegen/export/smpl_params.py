@@ -1,5 +1,8 @@
 """SMPL parameters as `.npz`: what SMPL body-model tools read, and still a dancegen motion.
 
+This module writes them; `dancegen.motion.io.load_motion` reads them back (the dancegen keys
+losslessly, a plain SMPL file through `dancegen.motion.formats.read_smpl_npz`).
+
 Layout of the file (numpy `.npz`, no pickled objects):
 
 | key | shape / type | meaning |
@@ -23,25 +26,16 @@ template), `transl` is that value already.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dancegen.errors import InputFileError
 from dancegen.fileio import atomic_path
 from dancegen.motion.motion import Motion
-from dancegen.skeleton.axes import Z_UP_TO_Y_UP, z_up_to_y_up
-from dancegen.skeleton.rotations import (
-    axis_angle_to_matrix,
-    axis_angle_to_quat,
-    matrix_to_quat,
-    quat_canonical,
-    quat_to_axis_angle,
-)
-from dancegen.skeleton.smpl import SMPL24_JOINT_NAMES, smpl24
+from dancegen.skeleton.rotations import quat_to_axis_angle
+from dancegen.skeleton.smpl import SMPL24_JOINT_NAMES
 from dancegen.skeleton.smplx import SMPLX52_JOINT_NAMES, SMPLX_PELVIS_REST
 from dancegen.skeleton.tree import Skeleton
 
@@ -95,50 +89,3 @@ def write_smpl_npz(motion: Motion, path: str | Path) -> Path:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
     return path
-
-
-def read_smpl_npz(path: str | Path, skeleton: Skeleton | None = None) -> Motion:
-    """Read SMPL parameters (`poses`, `trans`, fps) from an `.npz` into a `Motion`.
-
-    For files that are not dancegen motions (e.g. written by SMPL tools): `skeleton` defaults to
-    SMPL-24 and must have as many joints as `poses` has triples; `up_axis` "z" is converted.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "no such file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [key for key in ("poses", "trans") if key not in data.files]
-            if missing:
-                raise InputFileError(path, f"no {' or '.join(missing)} array", "not an SMPL parameter file")
-            poses, trans = np.asarray(data["poses"], np.float64), np.asarray(data["trans"], np.float64)
-            fps = float(data["mocap_framerate"] if "mocap_framerate" in data.files else data["fps"])
-            up_axis = str(data["up_axis"]) if "up_axis" in data.files else "y"
-            metadata = json.loads(str(data["metadata"])) if "metadata" in data.files else {}
-    except InputFileError:
-        raise
-    except KeyError:
-        raise InputFileError(path, "no mocap_framerate or fps", "add the frame rate to the file") from None
-    except (OSError, ValueError) as error:
-        raise InputFileError(path, f"cannot read SMPL .npz: {error}") from None
-
-    skeleton = skeleton or smpl24()
-    frames = poses.shape[0]
-    if poses.ndim != 2 or poses.shape[1] != 3 * skeleton.num_joints or trans.shape != (frames, 3):
-        raise InputFileError(
-            path, f"poses {poses.shape} and trans {trans.shape} do not fit {skeleton.num_joints} joints",
-            f"expected poses (T, {3 * skeleton.num_joints}) and trans (T, 3)",
-        )
-    rotvecs = torch.from_numpy(poses.reshape(frames, skeleton.num_joints, 3))
-    if up_axis == "z":
-        # The SMPL template is y-up and the file's root rotation turns it into a z-up world:
-        # turning that world to y-up changes only the root rotation and the translation.
-        root = Z_UP_TO_Y_UP @ axis_angle_to_matrix(rotvecs[:, 0]).numpy()
-        quats = axis_angle_to_quat(rotvecs)
-        quats[:, 0] = matrix_to_quat(torch.from_numpy(root))
-        trans = z_up_to_y_up(trans)
-    elif up_axis == "y":
-        quats = axis_angle_to_quat(rotvecs)
-    else:
-        raise InputFileError(path, f"up_axis is {up_axis!r}", "use 'y' or 'z'")
-    return Motion(skeleton, fps, quat_canonical(quats).numpy(), trans, metadata=metadata)

@@ -1,4 +1,5 @@
-"""Dataset motion formats: AIST++ `.pkl`, FineDance `.npy`, DeepMimic `.txt`, AMP poselib `.npy`.
+"""Dataset motion formats: AIST++ `.pkl`, FineDance `.npy`, DeepMimic `.txt`, AMP poselib `.npy`,
+SMPL parameter `.npz`.
 
 Each reader returns a `Motion` on the format's skeleton (y-up, metres, local quaternions).
 
@@ -16,6 +17,9 @@ Each reader returns a `Motion` on the format's skeleton (y-up, metres, local qua
   z axis]; the humanoid3d character's joint offsets are below.
 - AMP / IsaacGym poselib `SkeletonMotion` `.npy`: a pickled dict of local (x, y, z, w)
   quaternions, root translation and skeleton tree, z-up; converted to y-up.
+- SMPL parameters `.npz` (AMASS-style, and what `dancegen.export.smpl_params` writes, whose
+  docstring has the full layout): `poses` (T, 3J) axis-angle, `trans` (T, 3) pelvis position,
+  `mocap_framerate` or `fps`, optional `up_axis` ("z" for AMASS; converted to y-up).
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ from dancegen.fileio import atomic_write_bytes
 from dancegen.motion.bvh import fps_from_frame_time
 from dancegen.motion.motion import Motion
 from dancegen.safe_pickle import safe_load
-from dancegen.skeleton.axes import z_up_to_y_up, z_up_to_y_up_rotations
+from dancegen.skeleton.axes import Z_UP_TO_Y_UP, z_up_to_y_up, z_up_to_y_up_rotations
 from dancegen.skeleton.fk import global_to_local_rotations
 from dancegen.skeleton.rotations import (
+    axis_angle_to_matrix,
     axis_angle_to_quat,
     matrix_to_quat,
     matrix_to_rot6d,
+    quat_canonical,
     quat_to_axis_angle,
     quat_to_matrix,
     quat_wxyz_to_xyzw,
@@ -357,3 +363,53 @@ def read_amp(path: str | Path, fps: float | None = None) -> Motion:
         z_up_to_y_up(root),
         metadata={"source": str(path), "format": "amp_poselib", "up_axis_in_file": "z"},
     )
+
+
+# --- SMPL parameters (.npz) ----------------------------------------------------------------
+
+
+def read_smpl_npz(path: str | Path, skeleton: Skeleton | None = None) -> Motion:
+    """Read SMPL parameters (`poses`, `trans`, fps) from an `.npz` into a `Motion`.
+
+    For files that are not dancegen motions (e.g. written by SMPL tools): `skeleton` defaults to
+    SMPL-24 and must have as many joints as `poses` has triples; `up_axis` "z" is converted.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in ("poses", "trans") if key not in data.files]
+            if missing:
+                raise InputFileError(path, f"no {' or '.join(missing)} array", "not an SMPL parameter file")
+            poses, trans = np.asarray(data["poses"], np.float64), np.asarray(data["trans"], np.float64)
+            fps = float(data["mocap_framerate"] if "mocap_framerate" in data.files else data["fps"])
+            up_axis = str(data["up_axis"]) if "up_axis" in data.files else "y"
+            metadata = json.loads(str(data["metadata"])) if "metadata" in data.files else {}
+    except InputFileError:
+        raise
+    except KeyError:
+        raise InputFileError(path, "no mocap_framerate or fps", "add the frame rate to the file") from None
+    except (OSError, ValueError) as error:
+        raise InputFileError(path, f"cannot read SMPL .npz: {error}") from None
+
+    skeleton = skeleton or smpl24()
+    frames = poses.shape[0] if poses.ndim else 0
+    if poses.ndim != 2 or poses.shape[1] != 3 * skeleton.num_joints or trans.shape != (frames, 3):
+        raise InputFileError(
+            path, f"poses {poses.shape} and trans {trans.shape} do not fit {skeleton.num_joints} joints",
+            f"expected poses (T, {3 * skeleton.num_joints}) and trans (T, 3)",
+        )
+    rotvecs = torch.from_numpy(poses.reshape(frames, skeleton.num_joints, 3))
+    if up_axis == "z":
+        # The SMPL template is y-up and the file's root rotation turns it into a z-up world:
+        # turning that world to y-up changes only the root rotation and the translation.
+        root = Z_UP_TO_Y_UP @ axis_angle_to_matrix(rotvecs[:, 0]).numpy()
+        quats = axis_angle_to_quat(rotvecs)
+        quats[:, 0] = matrix_to_quat(torch.from_numpy(root))
+        trans = z_up_to_y_up(trans)
+    elif up_axis == "y":
+        quats = axis_angle_to_quat(rotvecs)
+    else:
+        raise InputFileError(path, f"up_axis is {up_axis!r}", "use 'y' or 'z'")
+    return Motion(skeleton, fps, quat_canonical(quats).numpy(), trans, metadata=metadata)

@@ -9,14 +9,15 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from dancegen.errors import ArgumentError, InputFileError
-from dancegen.motion import bvh, formats
+from dancegen.motion import bvh, formats, glb
 from dancegen.motion.motion import Motion
 
 LOADABLE = {
     ".bvh": "BVH",
-    ".npz": "dancegen motion",
+    ".npz": "dancegen motion or SMPL parameters",
     ".pkl": "AIST++ motion",
     ".npy": "FineDance (T, 315) or AMP poselib motion",
+    ".glb": "glTF binary",
     ".txt": "DeepMimic motion",
 }
 SAVABLE: dict[str, tuple[str, Callable[[Motion, Path], None]]] = {
@@ -44,12 +45,30 @@ def _npy_is_object_array(path: Path) -> bool:
     return dtype.hasobject
 
 
-def load_motion(path: str | Path, fps: float | None = None, rig: Any = None) -> Motion:
-    """Read a motion file; the format comes from the extension (`LOADABLE`).
+def _npz_kind(path: Path) -> str:
+    """What an `.npz` holds: "dancegen" (`Motion.save_npz` arrays, which SMPL exports carry
+    too, so they reload losslessly) or "smpl" (plain SMPL parameters)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+    except (OSError, ValueError) as error:
+        raise InputFileError(path, f"not a readable .npz file: {error}") from None
+    if "rotations" in keys:
+        return "dancegen"
+    if "poses" in keys:
+        return "smpl"
+    raise InputFileError(
+        path, "neither a dancegen motion (no rotations array) nor SMPL parameters (no poses array)",
+        "write one with `dancegen motion convert`",
+    )
+
+
+def load_motion(path: str | Path, fps: float | None = None) -> Motion:
+    """Read a motion file; the format comes from the extension (`LOADABLE`), and for `.npy`
+    and `.npz` from the content as well.
 
     fps: the file's true frame rate, overriding what the file says (or the dataset default for
         formats that store none: AIST++ 60, FineDance 30).
-    rig: if given, the motion is retargeted onto it with `dancegen.motion.retarget.retarget_to_rig`.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -62,23 +81,21 @@ def load_motion(path: str | Path, fps: float | None = None, rig: Any = None) -> 
     if fps is not None and not fps > 0:
         raise ArgumentError("fps", f"must be positive, got {fps}")
     if suffix == ".bvh":
-        motion = bvh.read_bvh(path, fps=fps)
-    elif suffix == ".npz":
+        return bvh.read_bvh(path, fps=fps)
+    if suffix == ".pkl":
+        return formats.read_aistpp(path, fps=fps)
+    if suffix == ".txt":
+        return formats.read_deepmimic(path, fps=fps)
+    if suffix == ".npy":
+        return formats.read_amp(path, fps=fps) if _npy_is_object_array(path) else formats.read_finedance(path, fps=fps)
+    # The rest store their frame rate: `fps` replaces it.
+    if suffix == ".glb":
+        motion = glb.load_glb(path)
+    elif _npz_kind(path) == "dancegen":
         motion = Motion.load_npz(path)
-        motion = motion if fps is None else motion.copy(fps=float(fps))
-    elif suffix == ".pkl":
-        motion = formats.read_aistpp(path, fps=fps)
-    elif suffix == ".txt":
-        motion = formats.read_deepmimic(path, fps=fps)
-    elif _npy_is_object_array(path):
-        motion = formats.read_amp(path, fps=fps)
     else:
-        motion = formats.read_finedance(path, fps=fps)
-    if rig is not None:
-        from dancegen.motion.retarget import retarget_to_rig
-
-        motion = retarget_to_rig(motion, rig)
-    return motion
+        motion = formats.read_smpl_npz(path)
+    return motion if fps is None else motion.copy(fps=float(fps))
 
 
 def save_motion(motion: Motion, path: str | Path) -> None:

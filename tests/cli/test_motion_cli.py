@@ -85,6 +85,24 @@ def test_info_prints_skeleton_joints_fps_frames_duration_height(files, capsys):
     assert facts["rig_preset"] == "mixamo" and facts["height_m"] > 1.0
 
 
+@pytest.mark.parametrize("suffix", [".glb", ".npz"])
+def test_info_reads_what_the_exporter_writes(tmp_path, dance, capsys, suffix):
+    from dancegen.export import export_motion
+
+    (exported,) = export_motion(dance, tmp_path / f"dance{suffix}")  # what `dancegen generate` writes
+    code, out, err = run(["motion", "info", str(exported), "--json"], capsys)
+    assert code == 0, err
+    facts = json.loads(out)
+    assert facts["format"] == suffix.lstrip(".") and facts["skeleton"] == "smpl24"
+    assert facts["joint_names"] == list(SMPL24_JOINT_NAMES)
+    assert (facts["fps"], facts["frames"]) == (FPS, FRAMES)
+    assert facts["height_m"] == pytest.approx(estimate_height(dance), abs=1e-4)
+
+    code, out, _ = run(["motion", "info", str(exported), "--input-fps", "60"], capsys)
+    fields = dict(line.split(None, 1) for line in out.strip().splitlines())
+    assert code == 0 and fields["skeleton"] == "smpl24 (24 joints)" and fields["duration"] == f"{FRAMES / 60:.2f} s"
+
+
 def test_convert_retargets_onto_smpl24_in_any_format(files, dance, capsys):
     folder, rig, _ = files
     code, out, _ = run(["motion", "convert", str(rig), str(folder / "smpl.bvh"), "--to", "smpl24"], capsys)
@@ -100,12 +118,10 @@ def test_convert_retargets_onto_smpl24_in_any_format(files, dance, capsys):
 
 
 def test_convert_writes_glb_html_or_every_format_into_a_folder(files, dance, capsys):
-    from dancegen.export import load_motion_file
-
     folder, rig, _ = files
     code, _, _ = run(["motion", "convert", str(rig), str(folder / "smpl.glb"), "--to", "smpl24"], capsys)
     assert code == 0
-    np.testing.assert_allclose(load_motion_file(folder / "smpl.glb").joint_positions(), dance.joint_positions(), atol=1e-4)
+    np.testing.assert_allclose(load_motion(folder / "smpl.glb").joint_positions(), dance.joint_positions(), atol=1e-4)
     code, _, _ = run(["motion", "convert", str(rig), str(folder / "smpl.html"), "--to", "smpl24"], capsys)
     assert code == 0 and "<html" in (folder / "smpl.html").read_text(encoding="utf-8").lower()
 

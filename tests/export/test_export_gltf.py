@@ -8,7 +8,8 @@ import pytest
 
 from export_helpers import make_dance
 from dancegen.errors import InputFileError
-from dancegen.export.gltf import GLB_MAGIC, load_glb, motion_to_glb, read_glb, write_glb
+from dancegen.export.gltf import motion_to_glb, write_glb
+from dancegen.motion.glb import GLB_MAGIC, load_glb, read_glb
 from dancegen.skeleton.tree import Skeleton
 
 HERE = Path(__file__).resolve().parent

@@ -3,8 +3,9 @@ import pytest
 
 from export_helpers import make_dance, read_page_data, write_click_track
 from dancegen.errors import ArgumentError, InputFileError
-from dancegen.export import export_motion, formats_for, load_motion_file, resolve_beats
+from dancegen.export import export_motion, formats_for, resolve_beats
 from dancegen.export.smpl_params import write_smpl_npz
+from dancegen.motion.io import load_motion
 from dancegen.skeleton.tree import Skeleton
 
 # BVH stores Euler angles in degrees with 6 decimals: positions come back to well under 0.1 mm.
@@ -21,7 +22,7 @@ def assert_same_dance(loaded, motion, atol=1e-5):
 def test_one_file_by_extension_reimports(dance, tmp_path, ext):
     written = export_motion(dance, tmp_path / f"out{ext}")
     assert written == [tmp_path / f"out{ext}"]
-    assert_same_dance(load_motion_file(written[0], fps=dance.fps), dance, atol=BVH_ATOL_M if ext == ".bvh" else 1e-5)
+    assert_same_dance(load_motion(written[0], fps=dance.fps), dance, atol=BVH_ATOL_M if ext == ".bvh" else 1e-5)
 
 
 def test_page_by_extension_holds_the_dance(dance, tmp_path, viewer_bundle):
@@ -43,11 +44,11 @@ def test_directory_gets_every_format(dance, hands_dance, tmp_path, viewer_bundle
                 np.testing.assert_allclose(read_page_data(path)["positions"], motion.joint_positions(), atol=1e-6)
             elif path.suffix == ".pkl" and motion is hands_dance:
                 # AIST++ is SMPL-24, another template: the 22 shared body joints keep their rotations.
-                loaded = load_motion_file(path, fps=motion.fps)
+                loaded = load_motion(path, fps=motion.fps)
                 np.testing.assert_allclose(loaded.rotation_matrices()[:, :22], motion.rotation_matrices()[:, :22], atol=1e-9)
                 np.testing.assert_allclose(loaded.root_translation, motion.root_translation, atol=1e-9)
             else:
-                assert_same_dance(load_motion_file(path, fps=motion.fps), motion,
+                assert_same_dance(load_motion(path, fps=motion.fps), motion,
                                   atol=BVH_ATOL_M if path.suffix == ".bvh" else 1e-5)
 
 
@@ -83,7 +84,7 @@ def test_plain_smpl_parameter_files_load(dance, tmp_path):
     full = write_smpl_npz(dance, tmp_path / "full.npz")
     with np.load(full, allow_pickle=False) as data:
         np.savez(tmp_path / "plain.npz", **{k: data[k] for k in ("poses", "trans", "betas", "mocap_framerate")})
-    assert_same_dance(load_motion_file(tmp_path / "plain.npz"), dance)
+    assert_same_dance(load_motion(tmp_path / "plain.npz"), dance)
 
 
 def test_beats_given_or_from_a_file(tmp_path):
@@ -110,7 +111,7 @@ def test_bvh_retargeted_onto_a_character_rig(dance, tmp_path):
     character.rotations[:] = [0.0, 0.0, 0.0, 1.0]
     write_bvh(character, tmp_path / "character.bvh")
     written = export_motion(dance, tmp_path / "on_character.bvh", rig=tmp_path / "character.bvh")
-    loaded = load_motion_file(written[0], fps=dance.fps)
+    loaded = load_motion(written[0], fps=dance.fps)
     np.testing.assert_allclose(loaded.skeleton.offsets, character.skeleton.offsets, atol=1e-5)
     # Same dance on the bigger body: every joint relative to the pelvis, scaled by 1.2.
     shown, source = loaded.joint_positions(), dance.joint_positions()

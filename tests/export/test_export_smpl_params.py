@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from dancegen.errors import InputFileError
-from dancegen.export.smpl_params import read_smpl_npz, smpl_model_type, write_smpl_npz
+from dancegen.export.smpl_params import smpl_model_type, write_smpl_npz
+from dancegen.motion.formats import read_smpl_npz
 from dancegen.motion.motion import Motion
 from dancegen.skeleton.axes import Y_UP_TO_Z_UP, y_up_to_z_up
 from dancegen.skeleton.rotations import axis_angle_to_matrix, matrix_to_axis_angle

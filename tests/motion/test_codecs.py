@@ -8,6 +8,13 @@ from dancegen.errors import ArgumentError
 from dancegen.motion import Motion
 from dancegen.motion.codecs import CODEC_NAMES, PlanarPose, TrajectoryCodec, get_codec
 from dancegen.motion.codecs.hml263 import facing_heading
+from dancegen.motion.codecs.smpl6d import (
+    contact_channels,
+    joint_channels,
+    root_channels,
+    rotation_channels,
+    smpl6d_dim,
+)
 from dancegen.motion.contacts import foot_contacts
 from dancegen.skeleton.rotations import axis_angle_to_quat, matrix_to_quat, quat_to_matrix
 from dancegen.skeleton.smpl import smpl24
@@ -127,6 +134,15 @@ def test_smpl6d_layout_matches_edge():
     for joint in (0, 5, 23):
         rows = features[:, 7 + 6 * joint : 13 + 6 * joint].reshape(10, 2, 3)
         np.testing.assert_allclose(rows, matrices[:, joint, :2, :], atol=1e-6)
+
+
+def test_smpl6d_layout_helpers_name_the_codecs_channels():
+    codec = get_codec("smpl6d", smplx52())
+    assert smpl6d_dim(52) == codec.dim == 319 and smpl6d_dim(24) == 151
+    assert codec.groups == {"contacts": contact_channels(), "root_position": root_channels(),
+                            "rotations": rotation_channels(52)}
+    assert (contact_channels(), root_channels()) == (slice(0, 4), slice(4, 7))
+    assert joint_channels(0) == slice(7, 13) and joint_channels(51).stop == codec.dim
 
 
 def test_smpl6d_computes_contacts_when_the_motion_has_none():

@@ -7,7 +7,6 @@ import json
 import os
 import pickle
 import pickletools
-import sys
 import types
 
 import numpy as np
@@ -357,15 +356,29 @@ def test_load_and_save_dispatch_on_extension(tmp_path):
         load_motion(tmp_path / "absent.bvh")
 
 
-def test_load_motion_retargets_onto_a_rig(tmp_path, monkeypatch):
+def test_load_motion_reads_glb_and_smpl_parameter_files(tmp_path):
+    from dancegen.export.gltf import write_glb
+
     motion = random_motion(smpl24())
-    motion.save_npz(tmp_path / "m.npz")
-    calls = []
-    fake = types.ModuleType("dancegen.motion.retarget")
-    fake.retarget_to_rig = lambda m, rig: calls.append(rig) or m.copy(fps=12.0)
-    monkeypatch.setitem(sys.modules, "dancegen.motion.retarget", fake)
-    assert load_motion(tmp_path / "m.npz", rig="character.bvh").fps == 12.0
-    assert calls == ["character.bvh"]
+    write_glb(motion, tmp_path / "m.glb")
+    back = load_motion(tmp_path / "m.glb")
+    assert back.fps == 30.0 and back.skeleton.joint_names == SMPL24_JOINT_NAMES
+    np.testing.assert_allclose(back.joint_positions(), motion.joint_positions(), atol=1e-5)
+    assert load_motion(tmp_path / "m.glb", fps=24).fps == 24.0
+
+    # A plain SMPL parameter file (no dancegen arrays), as body-model tools write them.
+    poses = quat_to_axis_angle(torch.from_numpy(motion.rotations)).numpy().reshape(motion.num_frames, -1)
+    np.savez(tmp_path / "smpl.npz", poses=poses, trans=motion.root_translation, mocap_framerate=np.array(60.0))
+    smpl = load_motion(tmp_path / "smpl.npz")
+    assert smpl.fps == 60.0
+    np.testing.assert_allclose(smpl.joint_positions(), motion.joint_positions(), atol=1e-9)
+
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3))
+    with pytest.raises(InputFileError, match="neither a dancegen motion .* nor SMPL parameters") as raised:
+        load_motion(tmp_path / "other.npz")
+    assert "\n" not in str(raised.value)
+    with pytest.raises(ArgumentError, match=r"\.glb \(glTF binary\)"):
+        load_motion(tmp_path / "m.fbx")
 
 
 def _stand(skeleton: Skeleton, frames: int, local: np.ndarray) -> Motion:

@@ -10,15 +10,8 @@ import torch
 
 from dancegen.errors import ArgumentError, InputFileError
 from dancegen.motion.motion import Motion
-from dancegen.sampling.editing import (
-    PoseConstraints,
-    body_part_joints,
-    joint_channels,
-    load_keyframes,
-    resolve_joints,
-    root_channels,
-    smpl6d_dim,
-)
+from dancegen.motion.codecs.smpl6d import joint_channels, root_channels, smpl6d_dim
+from dancegen.sampling.editing import PoseConstraints, body_part_joints, load_keyframes, resolve_joints
 from dancegen.skeleton import smpl24
 from dancegen.skeleton.rotations import matrix_to_rot6d, quat_to_matrix
 from dancegen.skeleton.smplx import smplx52

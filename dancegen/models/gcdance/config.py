@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from dancegen.config import StrictConfig
-from dancegen.sampling.editing import smpl6d_dim
+from dancegen.motion.codecs.smpl6d import smpl6d_dim
 
 SKELETON_JOINTS = {"smpl24": 24, "smplx52": 52}
 # wav2clip's audio embedding size (Wu et al. 2022) and GCDance's hand-crafted STFT columns: the

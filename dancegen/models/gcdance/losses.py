@@ -26,13 +26,13 @@ from torch import nn
 
 from dancegen.models.gcdance.config import LossConfig
 from dancegen.motion.codecs import get_codec
+from dancegen.motion.codecs.smpl6d import ROOT_OFFSET, contact_channels
 from dancegen.skeleton.smpl import SMPL24_FOOT_JOINTS
 from dancegen.skeleton.tree import Skeleton
 
 Tensor = torch.Tensor
 
 LOSS_TERMS = ("simple", "velocity", "fk", "foot", "genre")
-CONTACT_CHANNELS = slice(0, 4)
 
 
 class GCDanceLoss(nn.Module):
@@ -57,7 +57,8 @@ class GCDanceLoss(nn.Module):
     ) -> dict[str, Tensor]:
         terms = {"simple": F.mse_loss(output, target)}
 
-        pose_hat, pose = predicted_clean[..., CONTACT_CHANNELS.stop :], clean[..., CONTACT_CHANNELS.stop :]
+        # Contacts are labels, not pose: the velocity term starts at the root position.
+        pose_hat, pose = predicted_clean[..., ROOT_OFFSET:], clean[..., ROOT_OFFSET:]
         terms["velocity"] = F.mse_loss(pose_hat[:, 1:] - pose_hat[:, :-1], pose[:, 1:] - pose[:, :-1])
 
         raw_hat = predicted_clean * self.scale + self.shift
@@ -67,7 +68,7 @@ class GCDanceLoss(nn.Module):
 
         feet = joints_hat[..., self.feet, :]
         foot_speed = feet[:, 1:] - feet[:, :-1]
-        planted = (raw_hat[:, :-1, CONTACT_CHANNELS] > self.config.contact_threshold).unsqueeze(-1)
+        planted = (raw_hat[:, :-1, contact_channels()] > self.config.contact_threshold).unsqueeze(-1)
         terms["foot"] = (foot_speed * planted).pow(2).mean()
 
         if genre_logits is not None and genre is not None:

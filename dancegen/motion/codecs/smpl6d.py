@@ -23,20 +23,51 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dancegen.motion.codecs.base import MotionCodec, Tensor, layout, motion_contacts
+from dancegen.motion.codecs.base import MotionCodec, Tensor, motion_contacts
 from dancegen.motion.motion import Motion
 from dancegen.skeleton.fk import forward_kinematics
 from dancegen.skeleton.rotations import matrix_to_quat, matrix_to_rot6d, quat_to_matrix, rot6d_to_matrix
 from dancegen.skeleton.tree import Skeleton
 
+# The layout, defined here only: editing masks (`sampling.editing`) and the GCDance loss index
+# into these same channels.
 CONTACT_CHANNELS = 4
+ROOT_CHANNELS = 3
+ROTATION_CHANNELS = 6
+ROOT_OFFSET = CONTACT_CHANNELS
+JOINTS_OFFSET = ROOT_OFFSET + ROOT_CHANNELS
+
+
+def smpl6d_dim(num_joints: int) -> int:
+    """Feature width for a skeleton of `num_joints` joints (151 for SMPL-24, 319 for SMPL-X 52)."""
+    return JOINTS_OFFSET + ROTATION_CHANNELS * num_joints
+
+
+def contact_channels() -> slice:
+    return slice(0, CONTACT_CHANNELS)
+
+
+def root_channels() -> slice:
+    return slice(ROOT_OFFSET, ROOT_OFFSET + ROOT_CHANNELS)
+
+
+def joint_channels(joint: int) -> slice:
+    """The 6D rotation channels of joint index `joint`."""
+    start = JOINTS_OFFSET + ROTATION_CHANNELS * joint
+    return slice(start, start + ROTATION_CHANNELS)
+
+
+def rotation_channels(num_joints: int) -> slice:
+    """Every joint's 6D rotation, joint after joint."""
+    return slice(JOINTS_OFFSET, smpl6d_dim(num_joints))
 
 
 class Smpl6dCodec(MotionCodec):
     name = "smpl6d"
 
     def _layout(self) -> dict[str, slice]:
-        return layout(contacts=CONTACT_CHANNELS, root_position=3, rotations=6 * self.skeleton.num_joints)
+        joints = self.skeleton.num_joints
+        return {"contacts": contact_channels(), "root_position": root_channels(), "rotations": rotation_channels(joints)}
 
     def encode(self, motion: Motion) -> np.ndarray:
         self.check_motion(motion)
@@ -48,7 +79,7 @@ class Smpl6dCodec(MotionCodec):
 
     def _unpack(self, features: Tensor) -> tuple[Tensor, Tensor]:
         """(local rotation matrices (..., T, J, 3, 3), root position (..., T, 3))."""
-        rot6d = features[..., self.groups["rotations"]].unflatten(-1, (self.skeleton.num_joints, 6))
+        rot6d = features[..., self.groups["rotations"]].unflatten(-1, (self.skeleton.num_joints, ROTATION_CHANNELS))
         return rot6d_to_matrix(rot6d), features[..., self.groups["root_position"]]
 
     def decode(self, features: np.ndarray, fps: float, skeleton: Skeleton | None = None) -> Motion:
