@@ -7,6 +7,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 VIEWER := dancegen/viewer
 VIEWER_BUILD := $(VIEWER)/build/viewer.js
+KIT    ?= ../shared/data
 
 .PHONY: demo test install system-test-deps bench default-model clean
 
@@ -40,7 +41,7 @@ test: install system-test-deps
 
 # Rebuild the shipped default model from the data kit (../shared/data): pair, train, evaluate.
 default-model: install
-	$(PY) -m dancegen.train.default_model train.max_steps=3000 train.checkpoint_every=100
+	$(PY) -m dancegen.recipes.gcdance_small --kit $(KIT) train.max_steps=3000 train.checkpoint_every=100
 
 bench: install
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

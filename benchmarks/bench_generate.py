@@ -39,7 +39,8 @@ def run_case(preset: str, song_seconds: float, steps: int, seed: int = 0) -> dic
     import numpy as np
     import torch
 
-    from dancegen.models.gcdance import GCDanceNetwork, paper_config, small_config
+    from dancegen.models.gcdance.config import paper_config, small_config
+    from dancegen.models.gcdance.network import GCDanceNetwork
     from dancegen.motion.normalize import Normalizer
     from dancegen.pipelines.gcdance import GCDancePipeline
 

@@ -53,7 +53,7 @@ def run(
     prompt: str = DEFAULT_PROMPT,
     seed: int = DEFAULT_SEED,
     steps: int | None = None,
-    model: Path | None = None,
+    model: str | Path | None = None,
     quiet: bool = False,
 ) -> dict:
     """Synthesize the track, generate, export; returns `dancegen generate`'s summary plus the track."""
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="what the dance should look like")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
-    parser.add_argument("--model", type=Path, default=None, help="checkpoint (default: the shipped model)")
+    parser.add_argument("--model", default=None, help="model name or bundle file (default: the shipped model)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)

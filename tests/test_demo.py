@@ -69,5 +69,5 @@ def test_report_says_where_and_how_to_open(tmp_path):
 def test_missing_model_is_one_line(tmp_path, capsys):
     code = demo.main(["--out", str(tmp_path / "o"), "--seconds", "2", "--model", str(tmp_path / "none.pt")])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "model checkpoint not found" in err[0]
+    assert code == 2 and len(err) == 1 and "model file not found" in err[0]
     assert not (tmp_path / "o" / "dance.bvh").exists()

@@ -23,7 +23,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = "dancegen/viewer/build/viewer.js"
-MODEL = "dancegen/models/weights/gcdance_small.pt"
+MODEL = "dancegen/models/weights/gcdance-small.pt"
 # In three.js's module code (the "multiple instances" guard) and the name the viewer exports.
 BUNDLE_MARKERS = ("__THREE__", "dancegenViewer")
 

@@ -30,9 +30,9 @@ def _root() -> None:
 
 def _register() -> None:
     # Command groups, in the order `--help` lists them.
-    from dancegen.cli import audio, data, evaluate, generate, motion, render, train, view
+    from dancegen.cli import audio, data, evaluate, generate, models, motion, render, train, view
 
-    for module in (motion, audio, data, evaluate, train, generate, view, render):
+    for module in (motion, audio, data, evaluate, models, train, generate, view, render):
         module.register(app)
 
 

@@ -1,4 +1,4 @@
-"""`dancegen train`: train a model from a config file plus `section.key=value` overrides."""
+"""`dancegen train`: train any family's model from a config file plus `section.key=value` overrides."""
 
 from __future__ import annotations
 
@@ -19,47 +19,44 @@ def register(app: typer.Typer) -> None:
             None, help="Config overrides such as train.max_steps=2000 data.root=/data/finedance.", show_default=False
         ),
         config: Optional[Path] = typer.Option(
-            None, "--config", "-c", help="YAML config (configs/gcdance_small.yaml, ...); default: the small model."
+            None, "--config", "-c", help="YAML config (configs/gcdance_small.yaml, ...); its `family` picks the model."
         ),
         resume: Optional[Path] = typer.Option(None, "--resume", help="Continue from a run's last.ckpt."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (overrides train.out_dir)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Train GCDance; writes config.yaml, metrics.jsonl, last.ckpt and model.pt.
+        """Train a model; writes config.yaml, metrics.jsonl, last.ckpt and model.pt.
 
         With --resume and no --config, the run continues with the config stored in the checkpoint.
         """
         # Before torch loads: OpenMP threads that spin-wait collapse throughput when the cores
         # are shared (10x slower generation measured on a busy 2-core machine).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        from pydantic import ValidationError
-
-        from dancegen.config import apply_overrides, format_validation_error, load_config
-        from dancegen.errors import ArgumentError
-        from dancegen.models.gcdance.config import GCDanceConfig
-        from dancegen.train.checkpoint import load_checkpoint
-        from dancegen.train.trainer import train
+        from dancegen.config import apply_overrides
+        from dancegen.families import family_config, load_family_config
 
         settings = list(overrides or [])
         if out is not None:
             settings.append(f"train.out_dir={out}")
         if resume is not None and config is None:
-            stored = apply_overrides(load_checkpoint(resume)["config"], settings)
-            try:
-                run_config = GCDanceConfig.model_validate(stored)
-            except ValidationError as error:
-                raise ArgumentError(str(resume), f"invalid config: {format_validation_error(error)}") from None
+            from dancegen.train.checkpoint import load_training_checkpoint
+
+            run_config = family_config(apply_overrides(load_training_checkpoint(resume)["config"], settings), str(resume))
         else:
-            run_config = load_config(GCDanceConfig, config, settings)
+            run_config = load_family_config(config, settings)
+        from dancegen.train.loop import train
+
         result = train(run_config, resume=resume, progress=not quiet)
         last = result.history[-1] if result.history else {}
         summary = {
+            "family": run_config.family,
             "steps": result.step,
             "out_dir": str(result.out_dir),
             "model": str(result.out_dir / "model.pt"),
             "checkpoint": str(result.out_dir / "last.ckpt"),
-            "last_losses": {k: v for k, v in last.items() if not k.startswith("weight_") and k not in ("step", "lr")},
+            "last_losses": {k: v for k, v in last.items()
+                            if isinstance(v, float) and not k.startswith("weight_") and k != "lr"},
         }
         if as_json:
             print(json.dumps(summary))

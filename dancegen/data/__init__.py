@@ -4,11 +4,13 @@ Every source (AIST++, FineDance, Motorica, a generic folder) becomes `DanceSampl
 audio + a decoupled text annotation (global style, timed local moves), cut into windows.
 """
 
-from dancegen.data.annotations import Annotation, GlobalStyle, LocalSpan, frame_conditioning, read_annotation, write_annotation
-from dancegen.data.genres import GENRES, VOCABULARIES, genre_prompt, get_vocabulary, resolve_genre
-from dancegen.data.sample import DanceSample
+from dancegen.lazy import lazy_attributes
 
-__all__ = [
-    "Annotation", "DanceSample", "GENRES", "GlobalStyle", "LocalSpan", "VOCABULARIES", "frame_conditioning",
-    "genre_prompt", "get_vocabulary", "read_annotation", "resolve_genre", "write_annotation",
-]
+_EXPORTS = {
+    **dict.fromkeys(("Annotation", "GlobalStyle", "LocalSpan", "frame_conditioning", "read_annotation", "write_annotation"),
+                    "dancegen.data.annotations"),
+    **dict.fromkeys(("GENRES", "VOCABULARIES", "genre_prompt", "get_vocabulary", "resolve_genre"), "dancegen.data.genres"),
+    "DanceSample": "dancegen.data.sample",
+}
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_attributes(globals(), _EXPORTS)

@@ -207,3 +207,10 @@ def resolve_genre(text: str, vocabulary: str | GenreVocabulary | None = None) ->
 def genre_prompt(genre: str) -> str:
     """GCDance's prompt for a canonical genre: "This is a Middle Hip-hop type of music."."""
     return GENRE_PROMPT.format(genre=GENRES[genre].name)
+
+
+def clip_prompt(genre: str | None, moves: str) -> str:
+    """The text that conditions a clip labelled with `moves` ("expressive arms, pirouette"):
+    its genre's prompt followed by the moves, so genre and moves share one embedding.
+    Generation builds the same text from the user's prompt."""
+    return f"{genre_prompt(genre)} {moves.strip()}" if genre else moves.strip()

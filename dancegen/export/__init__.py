@@ -132,7 +132,7 @@ def export_motion(
     out: str | Path,
     formats: Sequence[str] | None = None,
     *,
-    rig: str | Path | None = None,
+    rig: "str | Path | Motion | None" = None,
     music: str | Path | None = None,
     music_start: float = 0.0,
     beats: Any = None,
@@ -147,7 +147,7 @@ def export_motion(
     out: a file whose extension picks the format, or a directory (existing, or a path without
         an extension) that receives `<name>.<ext>` for each of `formats` (default: every
         format that fits the skeleton, see `formats_for`).
-    rig: a character `.bvh` whose skeleton the `.bvh` export is retargeted onto.
+    rig: a character (its `.bvh`, or that file already read) that the `.bvh` export is retargeted onto.
     video_config: size, frame rate and encoding of an `.mp4`; quiet: no progress bars.
     music / music_start / beats / annotation / prompt: for the page and the video. `beats` may be
         times, a `BeatInfo` or a beats.json path (when absent they are detected in `music`);
@@ -181,7 +181,7 @@ def export_motion(
     if not (np.isfinite(motion.rotations).all() and np.isfinite(motion.root_translation).all()):
         raise ArgumentError("motion", "contains NaN or infinite values; nothing was written")
     for path in (rig, music):
-        if path is not None and not Path(path).is_file():
+        if path is not None and not isinstance(path, Motion) and not Path(path).is_file():
             raise InputFileError(path, "no such file")
     if music_start < 0:
         raise ArgumentError("--music-start", f"must be >= 0 seconds, got {music_start}")

@@ -1,36 +1,38 @@
 """GCDance generation: song → music features → genre → long-form sampling → `Motion`.
 
-    pipeline = GCDancePipeline.from_checkpoint("runs/gcdance/model.pt")
+    pipeline = GCDancePipeline.from_pretrained("gcdance-small")     # or a bundle's path
     motion = pipeline("song.wav", prompt="smooth jazzy moves with big arm swings", seed=0)
 
-`__call__` reads top to bottom as the method does: cut the music to the requested span and
-featurise it, map the text to a genre and embed its prompt, turn edits (locked joints,
-keyframes) into inpainting constraints, denoise the whole span in overlapping windows, decode
-the features into a motion and write the pinned values back exactly. Files, rendering and
-evaluation stay outside: the result is one `Motion` covering exactly the requested span.
+`generate` reads top to bottom: cut the music to the requested span and featurise it, map
+the text to a genre and embed its prompt, turn edits (locked joints, keyframes) into
+inpainting constraints, denoise the whole span in overlapping windows, decode the features
+into a motion and write the pinned values back exactly. Files, rendering and evaluation stay
+outside: the result is one `Motion` covering exactly the requested span.
 """
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
+from dancegen.bundle import BundleHeader, ModelBundle
 from dancegen.errors import ArgumentError, InputFileError, MissingResourceError
-from dancegen.models.gcdance.config import GCDanceConfig
-from dancegen.models.gcdance.network import MODALITIES, GCDanceNetwork
+from dancegen.models.gcdance.config import MODALITIES, TEXT_GENRE_AND_MOVES, GCDanceConfig
+from dancegen.models.gcdance.network import GCDanceNetwork
 from dancegen.motion.codecs import get_codec
 from dancegen.motion.motion import Motion
 from dancegen.motion.normalize import Normalizer
-from dancegen.sampling.editing import Keyframe, PoseConstraints, load_keyframes, resolve_joints
+from dancegen.pipelines.base import DancePipeline
+from dancegen.pipelines.request import GenerationRequest, check_genre
+from dancegen.sampling.diffusion import make_diffusion
+from dancegen.sampling.editing import PoseConstraints, resolve_joints
 from dancegen.sampling.longform import WindowPlan, sample_sequence
-from dancegen.train.checkpoint import load_model_bundle
-from dancegen.train.module import config_skeleton, make_diffusion
+from dancegen.skeleton import get_skeleton
+from dancegen.text import embed_texts
 
 # Softmax temperature over cosine similarities for the zero-shot genre: CLIP's learned logit
 # scale is ~1/0.01-1/0.07; 0.05 turns MiniLM's narrow similarity range into usable odds.
@@ -44,51 +46,46 @@ class GenreChoice:
     prompt: str | None = None  # what the user wrote
 
 
-class GCDancePipeline:
+class GCDancePipeline(DancePipeline):
     def __init__(
         self,
-        config: GCDanceConfig,
+        header: BundleHeader,
         network: GCDanceNetwork,
         motion_normalizer: Normalizer,
         music_normalizer: Normalizer,
-        genres: Sequence[str],
         genre_embeddings: torch.Tensor,
-        source: str = "",
         text_condition: str | None = None,
     ):
-        self.config = config
+        self.header = header
+        self.config = GCDanceConfig.model_validate(header.config)
         self.network = network.eval()
-        self.diffusion = make_diffusion(config)
+        self.diffusion = make_diffusion(**self.config.diffusion.model_dump())
         self.motion_normalizer = motion_normalizer
         self.music_normalizer = music_normalizer
-        self.genres = list(genres)
+        self.genres = list(header.genres)
         self.genre_embeddings = genre_embeddings.float()
-        self.skeleton = config_skeleton(config)
+        self.skeleton = get_skeleton(self.config.network.skeleton)
         self.codec = get_codec("smpl6d", self.skeleton)
-        self.fps = config.data.fps
-        self.source = source
         # "genre_and_moves": trained on clips' move labels, so a prompt is embedded as it is.
         self.text_condition = text_condition
         self._text_encoder = None  # loaded on the first free-form prompt, then kept
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "GCDancePipeline":
-        bundle = load_model_bundle(path, map_location=device)
-        config = GCDanceConfig.model_validate(bundle.config)
-        network = GCDanceNetwork(config, num_genres=len(bundle.genres))
+    def from_bundle(cls, bundle: ModelBundle, device: str | torch.device = "cpu") -> "GCDancePipeline":
+        header = bundle.header
+        config = GCDanceConfig.model_validate(header.config)
+        network = GCDanceNetwork(config, num_genres=len(header.genres))
         try:
-            network.load_state_dict(bundle.weights)
+            network.load_state_dict(bundle.component("network", header.name))
         except RuntimeError:
-            raise InputFileError(path, "weights do not fit the model its config describes", "re-export the checkpoint") from None
+            raise InputFileError(header.name, "weights do not fit the model its config describes", "re-export the model") from None
         return cls(
-            config,
+            header,
             network.to(device),
             Normalizer.from_state_dict(bundle.normalizers["motion"]),
             Normalizer.from_state_dict(bundle.normalizers["music"]),
-            bundle.genres,
-            bundle.genre_embeddings.to(device),
-            source=str(path),
-            text_condition=bundle.extra.get("text_condition"),
+            torch.as_tensor(bundle.assets["genre_embeddings"]).to(device),
+            text_condition=bundle.assets.get("text_condition"),
         )
 
     @property
@@ -96,32 +93,17 @@ class GCDancePipeline:
         return self.genre_embeddings.device
 
     @torch.inference_mode()
-    def __call__(
-        self,
-        music: str | Path | np.ndarray,
-        *,
-        prompt: str | None = None,
-        genre: str | None = None,
-        seconds: float | None = None,
-        start: float = 0.0,
-        seed: int | None = None,
-        guidance: Mapping[str, float] | None = None,
-        steps: int | None = None,
-        reference: Motion | str | Path | None = None,
-        lock_joints: str | Sequence[str] | None = None,
-        keyframes: str | Path | Sequence[Keyframe] | None = None,
-        progress: bool = False,
-    ) -> Motion:
-        """One motion for the requested span of `music` (an audio file, or raw (T, M) features)."""
-        features = self.music_features(music, start, seconds)
+    def generate(self, request: GenerationRequest, progress: bool = False) -> Motion:
+        """One motion for the checked request's span (`request.frames` frames)."""
+        features = self.music_features(request)
         frames = features.shape[0]
-        choice = self.choose_genre(prompt, genre)
-        constraints = self.edit_constraints(frames, reference, lock_joints, keyframes)
+        choice = self.choose_genre(request.prompt, request.genre)
+        constraints = self.edit_constraints(frames, request)
         known, mask = self.constraint_features(constraints)
 
-        weights = {**self.config.sampling.guidance, **(guidance or {})}
-        steps, eta = self.schedule(steps)
-        seed = secrets.randbelow(2**31) if seed is None else seed
+        weights = {**self.config.sampling.guidance, **request.guidance}
+        steps, eta = self.schedule(request.steps)
+        seed = secrets.randbelow(2**31) if request.seed is None else int(request.seed)
         sampled = sample_sequence(
             self.diffusion,
             self.network,
@@ -145,38 +127,31 @@ class GCDancePipeline:
         motion = self.codec.decode(self.motion_normalizer.inverse(sampled.double().cpu().numpy()), self.fps)
         if constraints is not None:
             motion = constraints.apply(motion)
+        music = request.music
         motion.metadata.update(
-            model="gcdance",
-            checkpoint=self.source,
+            model=self.header.name,
+            family=self.header.family,
             genre=choice.key,
             genre_probability=choice.probability,
             prompt=choice.prompt if choice.prompt is not None else self.genre_prompt(choice.key),
             seed=seed,
             guidance=weights,
             sampling={"method": self.config.sampling.method, "steps": steps, "eta": eta},
-            music=str(music) if isinstance(music, (str, Path)) else None,
-            start=start,
+            music=str(music) if isinstance(music, Path) else None,
+            start=request.start,
             edits=constraints.sources if constraints is not None else [],
         )
         return motion
 
     # --- the steps ------------------------------------------------------------------------
 
-    def music_features(self, music: str | Path | np.ndarray, start: float, seconds: float | None) -> torch.Tensor:
-        """Normalised (T, M) features of the span; T = ceil(span × fps) for audio files."""
-        if start < 0:
-            raise ArgumentError("--start", f"must be >= 0 seconds, got {start}")
-        if seconds is not None and not seconds > 0:
-            raise ArgumentError("--seconds", f"must be positive, got {seconds}")
-        if isinstance(music, (str, Path)):
-            raw = self._audio_features(Path(music), start, seconds)
+    def music_features(self, request: GenerationRequest) -> torch.Tensor:
+        """Normalised (T, M) features of the span, T = `request.frames`."""
+        if isinstance(request.music, Path):
+            raw = self._audio_features(request.music, request.start, request.seconds)
         else:
-            raw = np.asarray(music, dtype=np.float32)
-            first = int(round(start * self.fps))
-            last = raw.shape[0] if seconds is None else first + int(math.ceil(seconds * self.fps - 1e-9))
-            if raw.ndim != 2 or last > raw.shape[0] or first >= raw.shape[0]:
-                raise ArgumentError("music", f"features of shape {raw.shape} do not cover the requested span")
-            raw = raw[first:last]
+            first = int(round(request.start * self.fps))
+            raw = np.asarray(request.music, dtype=np.float32)[first : first + request.frames]
         if raw.shape[1] != self.config.music.total_dim:
             raise ArgumentError(
                 "music", f"has {raw.shape[1]} feature columns; this model takes {self.config.music.total_dim}"
@@ -186,14 +161,8 @@ class GCDancePipeline:
 
     def _audio_features(self, path: Path, start: float, seconds: float | None) -> np.ndarray:
         from dancegen.audio import load_audio
-        from dancegen.audio.io import audio_duration
         from dancegen.audio.features import extract_features
 
-        duration = audio_duration(path)
-        if start >= duration:
-            raise ArgumentError("--start", f"{start:g} s is past the end of {path.name} ({duration:.2f} s)")
-        if seconds is not None and start + seconds > duration + 1e-6:
-            raise ArgumentError("--seconds", f"{path.name} has only {duration - start:.2f} s after --start {start:g}")
         audio = load_audio(path, start=start, end=None if seconds is None else start + seconds)
         features = np.asarray(extract_features(audio, self.config.music.features, fps=self.fps), np.float32)
         if self.config.music.foundation:
@@ -206,17 +175,10 @@ class GCDancePipeline:
 
     def choose_genre(self, prompt: str | None, genre: str | None) -> GenreChoice:
         """An explicit genre label, or the classifier's reading of a free-form prompt."""
-        from dancegen.data.genres import GenreVocabulary, find_genre
+        from dancegen.data.genres import GenreVocabulary
 
-        if prompt is not None and genre is not None:
-            raise ArgumentError("--genre", "give either --prompt or --genre, not both")
         if genre is not None:
-            key = find_genre(genre)
-            if key not in self.genres:
-                raise ArgumentError(
-                    "--genre", f"{genre!r} is not a genre this model knows", f"use one of {', '.join(self.genres)}"
-                )
-            return GenreChoice(key)
+            return GenreChoice(check_genre(genre, self.header))
         if prompt is not None:
             if not self.genres:
                 raise ArgumentError("--prompt", "this model was trained without genres", "leave out --prompt")
@@ -233,16 +195,14 @@ class GCDancePipeline:
     @property
     def text_encoder(self):
         if self._text_encoder is None:
-            from dancegen.text import get_text_encoder
+            from dancegen.text import shared_text_encoder
 
-            self._text_encoder = get_text_encoder(self.config.data.text_encoder)
+            self._text_encoder = shared_text_encoder(self.config.data.text_encoder)
         return self._text_encoder
 
     def nearest_genre(self, prompt: str) -> tuple[str, float]:
         """Zero-shot genre: the genre prompt whose embedding is closest (cosine) to the prompt's."""
-        from dancegen.train.trainer import embed_texts
-
-        query = torch.from_numpy(embed_texts([prompt], self.config, self.text_encoder)).to(self.device)
+        query = torch.from_numpy(embed_texts([prompt], self.text_encoder, self.config.network.text_dim)).to(self.device)
         similarity = torch.nn.functional.cosine_similarity(query, self.genre_embeddings, dim=-1)
         probabilities = torch.softmax(similarity / ZERO_SHOT_TEMPERATURE, dim=0)
         best = int(probabilities.argmax())
@@ -254,11 +214,11 @@ class GCDancePipeline:
     def text_embedding(self, choice: GenreChoice) -> torch.Tensor | None:
         """The text condition: the prompt itself (after its genre's prompt, as in training) for
         a model trained on move labels, else the chosen genre's prompt embedding."""
-        from dancegen.train.trainer import TEXT_GENRE_AND_MOVES, clip_prompt, embed_texts
+        from dancegen.data.genres import clip_prompt
 
         if choice.prompt is None or self.text_condition != TEXT_GENRE_AND_MOVES:
             return self.genre_embedding(choice.key)
-        embedding = embed_texts([clip_prompt(choice.key, choice.prompt)], self.config, self.text_encoder)[0]
+        embedding = embed_texts([clip_prompt(choice.key, choice.prompt)], self.text_encoder, self.config.network.text_dim)[0]
         return torch.from_numpy(embedding).to(self.device)
 
     @staticmethod
@@ -269,35 +229,21 @@ class GCDancePipeline:
 
         return genre_prompt(key)
 
-    def edit_constraints(
-        self,
-        frames: int,
-        reference: Motion | str | Path | None,
-        lock_joints: str | Sequence[str] | None,
-        keyframes: str | Path | Sequence[Keyframe] | None,
-    ) -> PoseConstraints | None:
+    def edit_constraints(self, frames: int, request: GenerationRequest) -> PoseConstraints | None:
         """Locked joints from a reference motion and keyframes, as pinned poses."""
-        if (reference is None) != (lock_joints is None):
-            raise ArgumentError("--lock-joints", "needs --reference (and --reference needs --lock-joints)")
         constraints = None
-        if reference is not None:
-            motion = self.reference_motion(reference)
-            joints = resolve_joints(lock_joints, self.skeleton)
+        if request.reference is not None:
+            motion = self.reference_motion(request.reference)
+            joints = resolve_joints(request.lock_joints, self.skeleton)
             constraints = PoseConstraints.from_reference(motion, joints, frames)
-        if keyframes is not None:
-            if isinstance(keyframes, (str, Path)):
-                keyframes = load_keyframes(keyframes, self.skeleton)
-            pinned = PoseConstraints.from_keyframes(keyframes, self.skeleton, frames, self.fps)
+        if request.keyframes is not None:
+            pinned = PoseConstraints.from_keyframes(request.keyframes, self.skeleton, frames, self.fps)
             constraints = pinned if constraints is None else constraints.merged(pinned)
         return constraints
 
-    def reference_motion(self, reference: Motion | str | Path) -> Motion:
+    def reference_motion(self, reference: Motion) -> Motion:
         """The reference on the model's skeleton (retargeted if it is another SMPL-24-mappable
         rig) at the model's frame rate."""
-        if not isinstance(reference, Motion):
-            from dancegen.motion.io import load_motion
-
-            reference = load_motion(reference)
         if not reference.skeleton.same_topology(self.skeleton):
             if self.skeleton.name != "smpl24":
                 raise ArgumentError(

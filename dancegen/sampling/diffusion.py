@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from dancegen.errors import ArgumentError
-from dancegen.sampling.schedules import NoiseSchedule
+from dancegen.sampling.schedules import NoiseSchedule, make_schedule
 
 Tensor = torch.Tensor
 Prediction = Literal["x0", "epsilon"]
@@ -162,3 +162,8 @@ class GaussianDiffusion:
             return clean
         noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
         return self.add_noise(clean, noise, torch.full((clean.shape[0],), t, device=clean.device))
+
+
+def make_diffusion(schedule: str, num_steps: int | None = None, prediction: Prediction = "x0") -> GaussianDiffusion:
+    """The diffusion process a config's `diffusion` section names."""
+    return GaussianDiffusion(make_schedule(schedule, num_steps), prediction)

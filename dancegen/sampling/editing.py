@@ -20,6 +20,7 @@ may pin a whole pose or any part of one.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -28,34 +29,15 @@ import numpy as np
 import torch
 
 from dancegen.errors import ArgumentError, InputFileError
+from dancegen.motion.codecs.smpl6d import ROTATION_CHANNELS, root_channels, rotation_channels, smpl6d_dim
 from dancegen.motion.motion import Motion
 from dancegen.skeleton.rotations import axis_angle_to_quat, matrix_to_rot6d, quat_normalize, quat_to_matrix
 from dancegen.skeleton.smpl import SMPL_LOWER_BODY, SMPL_UPPER_BODY
 from dancegen.skeleton.smplx import SMPLX_BODY_PARTS, SMPLX_HANDS
 from dancegen.skeleton.tree import Skeleton
 
-# smpl6d layout (EDGE dataset/dance_dataset.py; FineDance/GCDance 319-d): contacts, root, 6D.
-CONTACT_CHANNELS = 4
-ROOT_CHANNELS = 3
-ROTATION_CHANNELS = 6
-ROOT_OFFSET = CONTACT_CHANNELS
-JOINTS_OFFSET = CONTACT_CHANNELS + ROOT_CHANNELS
-
 BODY_PARTS = ("upper_body", "lower_body", "hands", "left_hand", "right_hand")
 WRISTS = ("left_wrist", "right_wrist")
-
-
-def smpl6d_dim(num_joints: int) -> int:
-    return JOINTS_OFFSET + ROTATION_CHANNELS * num_joints
-
-
-def joint_channels(joint: int) -> slice:
-    start = JOINTS_OFFSET + ROTATION_CHANNELS * joint
-    return slice(start, start + ROTATION_CHANNELS)
-
-
-def root_channels() -> slice:
-    return slice(ROOT_OFFSET, ROOT_OFFSET + ROOT_CHANNELS)
 
 
 # --- which joints --------------------------------------------------------------------------
@@ -159,15 +141,10 @@ class PoseConstraints:
     def from_keyframes(
         cls, keyframes: Sequence["Keyframe"], skeleton: Skeleton, num_frames: int, fps: float
     ) -> "PoseConstraints":
+        check_keyframe_times(keyframes, num_frames, fps)
         constraints = cls.empty(skeleton, num_frames)
         for keyframe in keyframes:
             frame = int(round(keyframe.time * fps))
-            if not 0 <= frame < num_frames:
-                raise ArgumentError(
-                    "--keyframes",
-                    f"keyframe at {keyframe.time:g} s is outside the generated {num_frames / fps:g} s",
-                    "times count from the start of the generated span",
-                )
             for joint, quaternion in keyframe.rotations.items():
                 constraints.rotation_mask[frame, joint] = True
                 constraints.rotations[frame, joint] = quaternion
@@ -196,7 +173,7 @@ class PoseConstraints:
         known = torch.zeros(frames, dim, dtype=torch.float64)
         mask = torch.zeros(frames, dim, dtype=torch.bool)
         six_d = matrix_to_rot6d(quat_to_matrix(torch.from_numpy(self.rotations)))  # (T, J, 6)
-        rotation_block = slice(JOINTS_OFFSET, dim)
+        rotation_block = rotation_channels(joints)
         known[:, rotation_block] = six_d.reshape(frames, -1)
         mask[:, rotation_block] = torch.from_numpy(self.rotation_mask).repeat_interleave(ROTATION_CHANNELS, dim=1)
         known[:, root_channels()] = torch.from_numpy(self.root)
@@ -222,6 +199,17 @@ class Keyframe:
     root: np.ndarray | None = None
 
 
+def check_keyframe_times(keyframes: Sequence[Keyframe], num_frames: int, fps: float) -> None:
+    """Every keyframe falls on a frame of the generated span."""
+    for keyframe in keyframes:
+        if not (math.isfinite(keyframe.time) and 0 <= int(round(keyframe.time * fps)) < num_frames):
+            raise ArgumentError(
+                "--keyframes",
+                f"keyframe at {keyframe.time:g} s is outside the generated {num_frames / fps:g} s",
+                "times count from the start of the generated span",
+            )
+
+
 def _vector(path: Path, where: str, value, lengths: tuple[int, ...]) -> np.ndarray:
     array = np.asarray(value, dtype=np.float64) if isinstance(value, list) else None
     if array is None or array.ndim != 1 or array.shape[0] not in lengths or not np.isfinite(array).all():
@@ -243,8 +231,9 @@ def load_keyframes(path: str | Path, skeleton: Skeleton) -> list[Keyframe]:
     keyframes = []
     for number, entry in enumerate(entries):
         where = f"keyframe {number}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("time"), (int, float)) or entry["time"] < 0:
-            raise InputFileError(path, f"{where} needs a non-negative 'time' in seconds")
+        time = entry.get("time") if isinstance(entry, dict) else None
+        if not isinstance(time, (int, float)) or isinstance(time, bool) or not math.isfinite(time) or time < 0:
+            raise InputFileError(path, f"{where} needs a finite, non-negative 'time' in seconds")
         unknown = set(entry) - {"time", "root", "rotations"}
         if unknown:
             raise InputFileError(path, f"{where} has unknown keys {', '.join(sorted(unknown))}", "use time, root, rotations")

@@ -193,3 +193,24 @@ def get_text_encoder(name: str = "minilm", **options: Any) -> TextEncoder:
         return TEXT_ENCODERS[name](**options)
     except TypeError as error:
         raise ArgumentError(f"text encoder {name!r}", f"bad option ({error})") from None
+
+
+_SHARED: dict[str, TextEncoder] = {}
+
+
+def shared_text_encoder(name: str = "minilm") -> TextEncoder:
+    """One encoder per name and process: the weights load once however many users ask."""
+    if name not in _SHARED:
+        _SHARED[name] = get_text_encoder(name)
+    return _SHARED[name]
+
+
+def embed_texts(texts: Sequence[str], encoder: str | TextEncoder, dim: int, dim_key: str = "network.text_dim") -> np.ndarray:
+    """(N, dim) embeddings of `texts`; a model whose text width differs from the encoder's is a
+    one-line error naming the config key."""
+    if isinstance(encoder, str):
+        encoder = shared_text_encoder(encoder)
+    embeddings = np.asarray(encoder.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+    if embeddings.shape[1] != dim:
+        raise ArgumentError(dim_key, f"is {dim} but the {getattr(encoder, 'name', 'text')} encoder embeds to {embeddings.shape[1]}")
+    return embeddings

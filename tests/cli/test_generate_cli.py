@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dancegen.cli.generate import DEFAULT_MODEL, MAX_PROMPT_CHARS
+from dancegen.catalog import SHIPPED_DIR
+from dancegen.pipelines.request import MAX_PROMPT_CHARS
 from cli_runner import run_cli
 
 SONG_SECONDS = 4.0
@@ -26,16 +27,22 @@ def song(tmp_path_factory) -> Path:
 
 
 run = run_cli
+DEFAULT_MODEL = SHIPPED_DIR / "gcdance-small.pt"
 
 
 def test_the_default_model_ships():
-    from dancegen.train.checkpoint import load_model_bundle
+    from dancegen.bundle import load_bundle
+    from dancegen.catalog import resolve_model
 
     assert DEFAULT_MODEL.is_file() and DEFAULT_MODEL.stat().st_size < 25 * 2**20
-    bundle = load_model_bundle(DEFAULT_MODEL)
-    assert bundle.config["family"] == "gcdance" and bundle.config["network"]["skeleton"] == "smpl24"
-    assert set(bundle.genres) == {"modern_ballet", "salsa", "whirl", "casual"}
-    assert bundle.extra.get("text_condition") == "genre_and_moves"  # trained on the CMU move labels
+    assert resolve_model(None).path == DEFAULT_MODEL
+    bundle = load_bundle(DEFAULT_MODEL)
+    header = bundle.header
+    assert header.family == "gcdance" and header.name == "gcdance-small" and header.skeleton == "smpl24"
+    assert header.config["network"]["skeleton"] == "smpl24" and header.fps == 30.0
+    assert set(header.genres) == {"modern_ballet", "salsa", "whirl", "casual"}
+    assert "CMU" in header.licence and header.training["steps"] == 3000
+    assert bundle.assets.get("text_condition") == "genre_and_moves"  # trained on the CMU move labels
 
 
 def test_generates_with_the_default_model(song, tmp_path, capsys):
@@ -46,7 +53,7 @@ def test_generates_with_the_default_model(song, tmp_path, capsys):
                            "--json", *FAST], capsys)
     assert code == 0
     summary = json.loads(stdout)
-    assert summary["model"] == str(DEFAULT_MODEL)
+    assert summary["model"] == "gcdance-small" and summary["family"] == "gcdance"
     assert summary["outputs"] == [str(out)] and summary["frames"] == 90 and summary["seed"] == 3
     assert summary["genre"] in {"modern_ballet", "salsa", "whirl", "casual"}
     dance = load_motion(out)
@@ -76,20 +83,21 @@ def _bad_audio(tmp_path: Path) -> dict[str, Path]:
         ("text", [], "unsupported audio format"),
         ("garbage", [], "cannot decode audio"),
         ("missing", [], "no such music file"),
-        (None, ["--model", "{tmp}/nope.pt"], "model checkpoint not found"),
-        (None, ["--model", "{tmp}/notes.txt"], "not a readable checkpoint"),
+        (None, ["--model", "{tmp}/nope.pt"], "model file not found"),
+        (None, ["--model", "{tmp}/notes.txt"], "not a model bundle"),
+        (None, ["--model", "no-such-model"], "no model named 'no-such-model'"),
         (None, ["--prompt", ""], "--prompt: is empty"),
         (None, ["--prompt", "   \t "], "--prompt: is empty"),
         (None, ["--prompt", "spin " * MAX_PROMPT_CHARS], "characters long"),
         (None, ["--prompt", "!!! 123 ???"], "has no words"),
-        (None, ["--seconds", "0"], "--seconds: must be positive"),
-        (None, ["--seconds", "-2"], "--seconds: must be positive"),
-        (None, ["--seconds", "nan"], "--seconds: must be positive"),
+        (None, ["--seconds", "0"], "--seconds: must be a positive number"),
+        (None, ["--seconds", "-2"], "--seconds: must be a positive number"),
+        (None, ["--seconds", "nan"], "--seconds: must be a positive number"),
         (None, ["--seconds", "60"], "runs past the end"),
         (None, ["--start", "3", "--seconds", "2"], "runs past the end"),
         (None, ["--start", "10"], "--start: 10 s is past the end"),
-        (None, ["--start", "-1"], "--start: must be >= 0"),
-        (None, ["--steps", "0"], "--steps: must be at least 1"),
+        (None, ["--start", "-1"], "--start: must be a finite number of seconds >= 0"),
+        (None, ["--steps", "0"], "--steps: must be a whole number from 1"),
         (None, ["--out", "{tmp}/out/dance.xyz"], "unknown output extension"),
         (None, ["--genre", "tango"], "--genre"),
     ],
@@ -114,7 +122,7 @@ def test_the_prompt_steers_the_dance(song):
     """The default model was trained on move labels: the prompt itself is its text condition."""
     from dancegen.pipelines.gcdance import GCDancePipeline
 
-    pipeline = GCDancePipeline.from_checkpoint(DEFAULT_MODEL)
+    pipeline = GCDancePipeline.from_pretrained("gcdance-small")
     assert pipeline.nearest_genre("salsa steps with my partner")[0] == "salsa"
     dances = [pipeline(song, prompt=prompt, seconds=2, seed=5, steps=2).joint_positions()
               for prompt in ("expressive arms, pirouette", "expressive arms, pirouette", "small jetes, attitude/arabesque")]

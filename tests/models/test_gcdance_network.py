@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from dancegen.models.blocks import FiLM, RotaryEmbedding, SinusoidalEmbedding, apply_rotary
-from dancegen.models.gcdance import GCDanceNetwork, paper_config, small_config
+from dancegen.models.gcdance.config import paper_config, small_config
+from dancegen.models.gcdance.network import GCDanceNetwork
 from dancegen.models.gcdance.config import GCDanceConfig
 from dancegen.motion.normalize import Normalizer
-from dancegen.train.module import GCDanceModule
+from dancegen.models.gcdance.task import GCDanceModule
 
 
 def tiny(skeleton: str = "smpl24") -> GCDanceConfig:

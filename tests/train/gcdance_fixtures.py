@@ -15,7 +15,8 @@ from dancegen.motion.codecs import get_codec
 from dancegen.motion.motion import Motion
 from dancegen.skeleton import smpl24
 from dancegen.skeleton.rotations import axis_angle_to_quat
-from dancegen.train.trainer import TrainingData
+from dancegen.models.gcdance.task import GCDanceTask, TrainingData
+from dancegen.train.loop import TrainResult, train
 
 FPS = 30.0
 MUSIC_DIM = 35
@@ -70,3 +71,8 @@ def tiny_config(tmp_path, **train) -> GCDanceConfig:
     for key, value in train.items():
         setattr(config.train, key, value)
     return config
+
+
+def train_tiny(config: GCDanceConfig, data: TrainingData, resume=None) -> TrainResult:
+    """The shared loop on GCDance's task with the synthetic data already loaded."""
+    return train(config, task=GCDanceTask(config, data=data), resume=resume, progress=False)

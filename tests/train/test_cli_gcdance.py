@@ -13,7 +13,7 @@ import numpy as np
 
 from dancegen.cli import main
 from dancegen.cli.generate import parse_guidance
-from dancegen.config import load_config
+from dancegen.families import load_family_config
 from dancegen.errors import ArgumentError
 from dancegen.models.gcdance.config import GCDanceConfig, paper_config, small_config
 
@@ -28,9 +28,10 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_shipped_configs_are_the_presets():
-    assert load_config(GCDanceConfig, CONFIGS / "gcdance_small.yaml") == small_config()
-    assert load_config(GCDanceConfig, CONFIGS / "gcdance_paper.yaml") == paper_config()
-    tweaked = load_config(GCDanceConfig, CONFIGS / "gcdance_small.yaml", ["train.max_steps=7", "loss.balance=aligned"])
+    assert load_family_config(CONFIGS / "gcdance_small.yaml") == small_config()
+    assert load_family_config(CONFIGS / "gcdance_paper.yaml") == paper_config()
+    tweaked = load_family_config(CONFIGS / "gcdance_small.yaml", ["train.max_steps=7", "loss.balance=aligned"])
+    assert isinstance(tweaked, GCDanceConfig)
     assert tweaked.train.max_steps == 7 and tweaked.loss.balance == "aligned"
 
 
@@ -56,7 +57,7 @@ def test_generate_input_errors_are_one_line(tmp_path, capsys, tiny_checkpoint):
     song = tmp_path / "song.wav"
     song.write_bytes(b"")
     code, _, err = run(["generate", str(song), "-o", str(tmp_path / "out.npz"), "--model", str(tmp_path / "none.pt")], capsys)
-    assert code == 2 and "model checkpoint not found" in err and err.count("\n") == 1
+    assert code == 2 and "model file not found" in err and err.count("\n") == 1
     code, _, err = run(
         ["generate", str(song), "-o", str(tmp_path / "o.npz"), "--model", str(tiny_checkpoint), "--guidance", "music=lots"],
         capsys,

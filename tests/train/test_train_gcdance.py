@@ -6,17 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from gcdance_fixtures import GENRES, TEXT_DIM, tiny_config
+from gcdance_fixtures import GENRES, TEXT_DIM, tiny_config, train_tiny
 
+from dancegen.bundle import load_bundle
 from dancegen.errors import InputFileError, MissingResourceError
-from dancegen.train.checkpoint import load_checkpoint, load_model_bundle
+from dancegen.train.checkpoint import load_training_checkpoint
 from dancegen.train.ema import EMA
-from dancegen.train.trainer import EpochBatches, train
+from dancegen.train.loop import EpochBatches
 
 
 def test_tiny_model_trains_with_a_falling_loss(tmp_path, dance_data):
     config = tiny_config(tmp_path, max_steps=60, checkpoint_every=1000)
-    result = train(config, data=dance_data, progress=False)
+    result = train_tiny(config, dance_data)
     simple = [record["simple"] for record in result.history]
     assert len(simple) == 60 and result.step == 60
     assert np.mean(simple[-10:]) < 0.5 * np.mean(simple[:10])
@@ -30,7 +31,7 @@ def test_tiny_model_trains_with_a_falling_loss(tmp_path, dance_data):
 def test_multi_task_balancing_runs_a_step(tmp_path, dance_data, balance):
     config = tiny_config(tmp_path, max_steps=2, checkpoint_every=1000)
     config.loss.balance = balance
-    result = train(config, data=dance_data, progress=False)
+    result = train_tiny(config, dance_data)
     weights = {k: v for k, v in result.history[-1].items() if k.startswith("weight_")}
     assert set(weights) == {f"weight_{t}" for t in ("simple", "velocity", "fk", "foot", "genre")}
     assert all(np.isfinite(w) and w >= 0 for w in weights.values())
@@ -38,15 +39,11 @@ def test_multi_task_balancing_runs_a_step(tmp_path, dance_data, balance):
 
 
 def test_resumed_run_takes_the_same_next_step(tmp_path, dance_data):
-    uninterrupted = train(tiny_config(tmp_path / "a", max_steps=5, checkpoint_every=100), data=dance_data, progress=False)
-    first = train(tiny_config(tmp_path / "b", max_steps=3, checkpoint_every=100), data=dance_data, progress=False)
+    uninterrupted = train_tiny(tiny_config(tmp_path / "a", max_steps=5, checkpoint_every=100), dance_data)
+    first = train_tiny(tiny_config(tmp_path / "b", max_steps=3, checkpoint_every=100), dance_data)
     assert [r["simple"] for r in first.history] == [r["simple"] for r in uninterrupted.history[:3]]
-    resumed = train(
-        tiny_config(tmp_path / "b", max_steps=5, checkpoint_every=100),
-        data=dance_data,
-        resume=tmp_path / "b" / "run" / "last.ckpt",
-        progress=False,
-    )
+    resumed = train_tiny(tiny_config(tmp_path / "b", max_steps=5, checkpoint_every=100), dance_data,
+                         resume=tmp_path / "b" / "run" / "last.ckpt")
     assert resumed.step == 5 and len(resumed.history) == 2
     for after_crash, straight in zip(resumed.history, uninterrupted.history[3:]):
         assert after_crash == straight  # every loss term, bit for bit
@@ -54,39 +51,45 @@ def test_resumed_run_takes_the_same_next_step(tmp_path, dance_data):
 
 def test_checkpoints_carry_config_normalizers_genres_and_version(tmp_path, dance_data):
     config = tiny_config(tmp_path, max_steps=2, checkpoint_every=1)
-    train(config, data=dance_data, progress=False)
-    state = load_checkpoint(tmp_path / "run" / "last.ckpt")
-    assert state["kind"] == "training" and state["step"] == 2
+    train_tiny(config, dance_data)
+    state = load_training_checkpoint(tmp_path / "run" / "last.ckpt")
+    assert state["kind"] == "training" and state["step"] == 2 and state["family"] == "gcdance"
+    assert (state["stage"], state["stage_step"]) == (0, 2)  # the one stage, done
     assert state["config"]["network"]["latent_dim"] == 32
     assert state["code_version"].startswith("dancegen ")
-    assert set(state["normalizers"]) == {"motion", "music"}
-    bundle = load_model_bundle(tmp_path / "run" / "model.pt")
-    assert bundle.genres == GENRES and bundle.genre_embeddings.shape == (3, TEXT_DIM)
-    assert torch.equal(bundle.weights["body.output.weight"], state["ema"]["weights"]["body.output.weight"])
+    assert set(state["assets"]["normalizers"]) == {"motion", "music"}
+    bundle = load_bundle(tmp_path / "run" / "model.pt")
+    header = bundle.header
+    assert header.family == "gcdance" and header.name == "gcdance-run" and header.skeleton == "smpl24"
+    assert header.genres == GENRES and header.training["steps"] == 2 and header.training["stages"] == ["denoiser"]
+    assert header.modalities == ["music", "text"] and header.supports["keyframes"] and not header.supports["hands"]
+    assert bundle.assets["genre_embeddings"].shape == (3, TEXT_DIM)
+    network = bundle.component("network")
+    assert torch.equal(network["body.output.weight"], state["ema"]["weights"]["network.body.output.weight"])
     assert np.allclose(bundle.normalizers["motion"]["shift"].numpy(), dance_data.motion_normalizer.shift)
 
 
 def test_checkpoint_loading_errors_are_one_line(tmp_path):
-    with pytest.raises(MissingResourceError, match="model checkpoint not found"):
-        load_checkpoint(tmp_path / "missing.pt")
-    garbage = tmp_path / "garbage.pt"
+    with pytest.raises(MissingResourceError, match="training checkpoint not found"):
+        load_training_checkpoint(tmp_path / "missing.ckpt")
+    garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"not a checkpoint at all")
     with pytest.raises(InputFileError, match="not a readable checkpoint"):
-        load_checkpoint(garbage)
+        load_training_checkpoint(garbage)
 
     class Hostile:
         def __reduce__(self):
             return (print, ("this must never run",))
 
-    hostile = tmp_path / "hostile.pt"
-    torch.save({"kind": "inference", "config": {}, "payload": Hostile()}, hostile)
+    hostile = tmp_path / "hostile.ckpt"
+    torch.save({"kind": "training", "config": {}, "payload": Hostile()}, hostile)
     with pytest.raises(InputFileError, match="refused") as error:
-        load_checkpoint(hostile)
+        load_training_checkpoint(hostile)
     assert "\n" not in str(error.value)
-    plain = tmp_path / "plain.pt"
+    plain = tmp_path / "plain.ckpt"
     torch.save({"weights": torch.zeros(2)}, plain)
-    with pytest.raises(InputFileError, match="not a dancegen checkpoint"):
-        load_checkpoint(plain)
+    with pytest.raises(InputFileError, match="not a training checkpoint"):
+        load_training_checkpoint(plain)
 
 
 def test_epoch_batches_resume_mid_epoch_and_split_ranks():

@@ -1,6 +1,6 @@
-"""GCDance (Liu et al. 2025): genre-controlled full-body dance diffusion."""
+"""GCDance (Liu et al. 2025): genre-controlled full-body dance diffusion.
 
-from dancegen.models.gcdance.config import GCDanceConfig, paper_config, small_config
-from dancegen.models.gcdance.network import MODALITIES, GCDanceNetwork
-
-__all__ = ["GCDanceConfig", "GCDanceNetwork", "MODALITIES", "paper_config", "small_config"]
+`config` (typed settings and the small/paper presets), `network` (the denoiser), `losses`
+(training objectives), `task` (data, module and stage for the shared training loop); the
+pipeline is `dancegen.pipelines.gcdance`. Importing this package loads nothing heavy.
+"""

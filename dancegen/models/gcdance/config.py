@@ -2,7 +2,7 @@
 
 Everything a run needs is here: network size, diffusion, losses, sampling, data and training.
 `configs/gcdance_paper.yaml` and `configs/gcdance_small.yaml` are these presets written out;
-`load_config(GCDanceConfig, path, overrides)` reads them.
+`dancegen.families.load_family_config(path, overrides)` reads them.
 
 Paper numbers (Liu et al., GCDance, and the authors' code `XinranLiu7715/GC_Dance`): two
 expert decoders of 8 layers, width 512, feed-forward 1024, 8 heads (≈ 88 M parameters with both
@@ -20,10 +20,14 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from dancegen.config import StrictConfig
+from dancegen.config import FamilyConfig, StrictConfig, TrainConfig, check_modality_weights
 from dancegen.motion.codecs.smpl6d import smpl6d_dim
 
 SKELETON_JOINTS = {"smpl24": 24, "smplx52": 52}
+MODALITIES = ("music", "text")  # guidance order: music first, then the genre prompt
+# The bundle asset `text_condition` of models trained on clips' move labels: their text
+# condition is `data.genres.clip_prompt(genre, moves)`, so a user's prompt is embedded as written.
+TEXT_GENRE_AND_MOVES = "genre_and_moves"
 # wav2clip's audio embedding size (Wu et al. 2022) and GCDance's hand-crafted STFT columns: the
 # authors' model takes `feature_dim = 512 + 193` music channels.
 WAV2CLIP_DIM = 512
@@ -132,29 +136,7 @@ class DataConfig(StrictConfig):
         return int(round(self.window_seconds * self.fps))
 
 
-class TrainConfig(StrictConfig):
-    seed: int = 0
-    batch_size: int = Field(32, ge=1)
-    learning_rate: float = Field(2e-4, gt=0)
-    weight_decay: float = Field(0.02, ge=0)
-    warmup_steps: int = Field(500, ge=0)
-    max_steps: int = Field(20000, ge=1)
-    grad_clip: float | None = Field(1.0, gt=0)
-    ema_decay: float = Field(0.9999, ge=0, lt=1)
-    ema_warmup: bool = True  # decay ramps up as min(decay, (1 + n) / (10 + n)) early on
-    condition_dropout: dict[str, float] = {"music": 0.25, "text": 0.25}  # EDGE/GCDance cond_drop_prob
-    checkpoint_every: int = Field(1000, ge=1)
-    log_every: int = Field(50, ge=1)
-    num_workers: int = Field(0, ge=0)
-    accelerator: str = "auto"  # lightning Fabric: cpu, cuda, gpu, mps, auto
-    devices: int | str = 1
-    num_nodes: int = Field(1, ge=1)
-    strategy: str = "auto"  # auto, ddp, ...
-    precision: str = "32-true"
-    out_dir: Path = Path("runs/gcdance")
-
-
-class GCDanceConfig(StrictConfig):
+class GCDanceConfig(FamilyConfig):
     family: Literal["gcdance"] = "gcdance"
     music: MusicConfig = MusicConfig()
     network: NetworkConfig = NetworkConfig()
@@ -162,7 +144,14 @@ class GCDanceConfig(StrictConfig):
     loss: LossConfig = LossConfig()
     sampling: SamplingConfig = SamplingConfig()
     data: DataConfig = DataConfig()
-    train: TrainConfig = TrainConfig()
+    # EDGE/GCDance cond_drop_prob 0.25 for each modality.
+    train: TrainConfig = TrainConfig(condition_dropout={"music": 0.25, "text": 0.25}, out_dir=Path("runs/gcdance"))
+    modalities = MODALITIES
+
+    @model_validator(mode="after")
+    def _guidance_names_modalities(self) -> "GCDanceConfig":
+        check_modality_weights(self.sampling.guidance, self.modalities, "sampling.guidance", low=-1e3, high=1e3)
+        return self
 
 
 def small_config() -> GCDanceConfig:
@@ -173,7 +162,8 @@ def small_config() -> GCDanceConfig:
         data=DataConfig(kind="folder", vocabulary="kit"),
         train=TrainConfig(
             batch_size=32, learning_rate=5e-4, warmup_steps=200, max_steps=3000, ema_decay=0.999,
-            checkpoint_every=250, log_every=25, out_dir=Path("runs/gcdance_small"),
+            condition_dropout={"music": 0.25, "text": 0.25}, checkpoint_every=250, log_every=25,
+            out_dir=Path("runs/gcdance_small"),
         ),
     )
 
@@ -188,6 +178,7 @@ def paper_config() -> GCDanceConfig:
         ),
         sampling=SamplingConfig(steps=50, guidance={"music": 2.7, "text": 2.7}),
         data=DataConfig(kind="finedance", vocabulary="finedance"),
-        train=TrainConfig(batch_size=128, max_steps=200000, warmup_steps=0, out_dir=Path("runs/gcdance_paper")),
+        train=TrainConfig(batch_size=128, max_steps=200000, warmup_steps=0, condition_dropout={"music": 0.25, "text": 0.25},
+                          out_dir=Path("runs/gcdance_paper")),
     )
 

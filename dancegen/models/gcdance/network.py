@@ -35,11 +35,10 @@ from einops import rearrange
 from torch import nn
 
 from dancegen.models.blocks import FiLMDecoderLayer, RotaryEmbedding, TimestepEmbedding, mlp
-from dancegen.models.gcdance.config import GCDanceConfig
+from dancegen.models.gcdance.config import MODALITIES, GCDanceConfig
 
 Tensor = torch.Tensor
 
-MODALITIES = ("music", "text")  # guidance order: music first, then the genre prompt
 TIME_TOKENS = 2  # EDGE feeds the timestep to cross-attention as two extra tokens
 
 

@@ -1,7 +1,7 @@
-"""Reproduce dancegen's shipped default model from the shared data kit, in one command.
+"""Reproduce dancegen's shipped default model, gcdance-small, from the shared data kit.
 
-    python -m dancegen.train.default_model            # pair → train → evaluate → ship
-    python -m dancegen.train.default_model --stage evaluate --model out/kit_model/run/model.pt
+    python -m dancegen.recipes.gcdance_small --kit ../shared/data     # pair → train → evaluate → ship
+    python -m dancegen.recipes.gcdance_small --kit ../shared/data --stage evaluate --model out/kit_model/model.pt
 
 1. pair: every clip of the four commercially usable motion folders (cmu05, cmu_salsa,
    deepmimic, isaacgym_amp; never bandai, which is non-commercial) is retargeted to SMPL-24 and
@@ -13,7 +13,8 @@
    model as per-clip text, see `trainer.clip_prompt`).
 4. evaluate: the model dances to each held-out pair's music (its move labels as prompt) and
    is scored against the real held-out clips: BAS, FID_k/Div_k, PFC, foot skating.
-5. ship: the EMA inference bundle is copied to `dancegen/models/weights/gcdance_small.pt`.
+5. ship: the EMA inference bundle, with its name, description and licence in the header, is
+   written to `dancegen/models/weights/gcdance-small.pt`.
 
 Everything is deterministic given the kit (seeded training, fixed split, seeded sampling).
 """
@@ -29,12 +30,17 @@ import time
 from pathlib import Path
 
 from dancegen.errors import DanceGenError
-from dancegen.fileio import atomic_path, atomic_write_text
+from dancegen.fileio import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG = REPO_ROOT / "configs" / "gcdance_small.yaml"
-SHIPPED = REPO_ROOT / "dancegen" / "models" / "weights" / "gcdance_small.pt"
-DEFAULT_KIT = REPO_ROOT.parent / "shared" / "data"
+SHIPPED = REPO_ROOT / "dancegen" / "models" / "weights" / "gcdance-small.pt"
+MODEL_NAME = "gcdance-small"
+DESCRIPTION = ("dancegen's default model: GCDance small (1.6 M parameters) trained on the data kit's commercially "
+               "usable dance (no Bandai); see MODEL_CARD.md")
+LICENCE = ("CMU mocap terms + BSD-3-Clause + MIT (commercial use allowed); CC BY-SA 3.0 attribution/share-alike "
+           "treated as applying (see MODEL_CARD.md)")
+KIT_ENV = "DANCEGEN_KIT"
 DEFAULT_WORK = Path("out") / "kit_paired"
 DEFAULT_RUN = Path("out") / "kit_model"
 
@@ -108,20 +114,22 @@ def train_model(dataset_dir: Path, run_dir: Path, overrides: list[str], minutes:
     The run goes in chunks of `train.checkpoint_every` steps, each resuming `last.ckpt`
     exactly, so stopping after N steps gives the same model as `train.max_steps=N` would.
     """
-    from dancegen.config import load_config
-    from dancegen.models.gcdance.config import GCDanceConfig
-    from dancegen.train.trainer import build_training_data, train
+    from dancegen.families import load_family_config
+    from dancegen.models.gcdance.task import GCDanceTask
+    from dancegen.train.loop import train
 
-    settings = [f"data.root={dataset_dir}", "data.split=train", f"train.out_dir={run_dir}", *overrides]
-    config = load_config(GCDanceConfig, CONFIG, settings)
+    settings = [f"data.root={dataset_dir}", "data.split=train", f"train.out_dir={run_dir}",
+                f"train.model_name={MODEL_NAME}", *overrides]
+    config = load_family_config(CONFIG, settings)
     started = time.perf_counter()
-    data = build_training_data(config)
-    chunk, step, history = config.train.checkpoint_every, 0, []
+    data = GCDanceTask(config)
+    data.prepare(None, progress=True)
+    chunk, step = config.train.checkpoint_every, 0
     while step < config.train.max_steps:
         target = min(step + chunk, config.train.max_steps)
         part = config.model_copy(update={"train": config.train.model_copy(update={"max_steps": target})})
-        result = train(part, data=data, resume=run_dir / "last.ckpt" if step else None)
-        step, history = result.step, history + result.history
+        result = train(part, task=GCDanceTask(part, data=data.data), resume=run_dir / "last.ckpt" if step else None)
+        step = result.step
         elapsed = (time.perf_counter() - started) / 60
         print(f"step {step}: loss {result.history[-1]['total']:.4f}, {elapsed:.1f} min", flush=True)
         if minutes is not None and elapsed * (step + chunk) / step > minutes:
@@ -129,8 +137,8 @@ def train_model(dataset_dir: Path, run_dir: Path, overrides: list[str], minutes:
     minutes_used = (time.perf_counter() - started) / 60
     print(f"trained {step} steps in {minutes_used:.1f} min", flush=True)
     record = {"steps": step, "minutes": round(minutes_used, 2), "batch_size": config.train.batch_size,
-              "windows": len(data.windows(config.data.window_frames, round(config.data.stride_seconds * config.data.fps))),
-              "clips": len(data.motion), "clips_with_move_labels": sum(p >= 0 for p in data.prompts)}
+              "windows": len(data.dataset(data.stages()[0])), "clips": len(data.data.motion),
+              "clips_with_move_labels": sum(p >= 0 for p in data.data.prompts)}
     atomic_write_text(run_dir / "train_time.json", json.dumps(record) + "\n")
     return run_dir / "model.pt"
 
@@ -142,9 +150,9 @@ def evaluate_model(model: Path, dataset_dir: Path, steps: int | None = None) -> 
     from dancegen.data.annotations import read_annotation
     from dancegen.metrics.suite import EvaluationConfig, MotionClip, evaluate, read_beat_times
     from dancegen.motion.motion import Motion
-    from dancegen.pipelines.gcdance import GCDancePipeline
+    from dancegen.pipelines import load_pipeline
 
-    pipeline = GCDancePipeline.from_checkpoint(model)
+    pipeline = load_pipeline(model)
     names = (dataset_dir / "splits" / "test.txt").read_text().split()
     generated, real, prompts = [], [], {}
     for index, name in enumerate(names):
@@ -194,19 +202,25 @@ def segments(clips, seconds: float = FID_SEGMENT_SECONDS) -> list:
     return pieces
 
 
-def ship(model: Path, target: Path = SHIPPED) -> Path:
+def ship(model: Path, target: Path = SHIPPED, kit_commit: str | None = None) -> Path:
+    """Write the trained bundle as the shipped model, with its name, description and licence."""
+    from dancegen.bundle import load_bundle, save_bundle
+
     size_mb = model.stat().st_size / 2**20
     if size_mb > SHIP_LIMIT_MB:
         raise DanceGenError(f"{model}: {size_mb:.1f} MB is over the {SHIP_LIMIT_MB:g} MB budget for the shipped model")
-    with atomic_path(target) as tmp:
-        shutil.copyfile(model, tmp)
+    bundle = load_bundle(model)
+    training = {**bundle.header.training, "data": "shared data kit: " + ", ".join(MOTION_FOLDERS) + " (paired with kit songs)",
+                "command": "make default-model", "held_out": list(HELD_OUT)}
+    save_bundle(bundle.with_header(name=MODEL_NAME, description=DESCRIPTION, licence=LICENCE, training=training), target)
     print(f"shipped {model} ({size_mb:.1f} MB) as {target}", flush=True)
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dancegen.train.default_model", description=__doc__.splitlines()[0])
-    parser.add_argument("--kit", type=Path, default=Path(os.environ.get("DANCEGEN_KIT", DEFAULT_KIT)))
+    parser = argparse.ArgumentParser(prog="python -m dancegen.recipes.gcdance_small", description=__doc__.splitlines()[0])
+    parser.add_argument("--kit", type=Path, default=os.environ.get(KIT_ENV),
+                        help=f"the data kit's folder (default: ${KIT_ENV})")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="paired data folder")
     parser.add_argument("--run", type=Path, default=DEFAULT_RUN, help="training output folder")
     parser.add_argument("--stage", choices=("all", "pair", "train", "evaluate", "ship"), default="all")
@@ -216,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-steps", type=int, default=None, help="sampling steps for the evaluation")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.max_steps=1500")
     args = parser.parse_args(argv)
+    if args.kit is None and args.stage in ("all", "pair"):
+        parser.error(f"--kit is required (or set {KIT_ENV}): the data kit's folder, e.g. ../shared/data")
     dataset_dir, model = args.work / "dataset", args.model or args.run / "model.pt"
+    args.kit = Path(args.kit) if args.kit is not None else None
     try:
         if args.stage in ("all", "pair"):
             outcome = pair_kit(args.kit, args.work)
