@@ -158,7 +158,7 @@ def _run_stage(fabric, task: TrainingTask, module: nn.Module, ema: EMA, stages: 
         for message in QUIET_WARNINGS:
             warnings.filterwarnings("ignore", message=message)
         while state.stage_step < stage.max_steps:
-            batch = {name: value.to(fabric.device) for name, value in next(batch_iterator).items()}
+            batch = fabric.to_device(next(batch_iterator))  # any nesting of tensors
             rate = _learning_rate(stage.learning_rate or run.learning_rate, run.warmup_steps, state.stage_step)
             record = _optimisation_step(fabric, model, optimizer, combiner, trainable, batch, generator, rate,
                                         run.grad_clip, stage.name)
