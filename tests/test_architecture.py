@@ -24,6 +24,25 @@ ABOVE_THE_BOTTOM = (
     "dancegen.models", "dancegen.sampling",
 )
 
+# The whole stack, bottom first, as docs/architecture.md draws it: a package may import only
+# from its own package and from the layers below its own (names relative to dancegen).
+LAYERS = (
+    ("errors",),
+    ("fileio", "lazy"),
+    ("", "safe_pickle", "config", "cache"),  # "" is dancegen/__init__
+    ("skeleton",),
+    ("motion",),
+    ("audio", "text"),
+    ("data", "sampling", "metrics", "viewer"),
+    ("export",),
+    ("bundle", "families"),
+    ("catalog",),
+    ("models",),
+    ("pipelines", "train"),
+    ("recipes", "cli"),
+    ("demo", "__main__"),
+)
+
 Graph = dict[str, set[str]]
 
 
@@ -217,3 +236,22 @@ def test_models_sampling_and_pipelines_do_not_import_training(graph):
 def test_motion_and_skeleton_import_only_what_is_below_them(graph):
     found = offenders(graph, BOTTOM_LAYERS, ABOVE_THE_BOTTOM)
     assert not found, "motion/ and skeleton/ reaching up:\n" + "\n".join(found)
+
+
+def top_package(module: str) -> str:
+    """`dancegen.motion.io` → "motion"; top-level modules are their own "package"."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_import_points_down_the_layers(graph):
+    layer_of = {name: level for level, names in enumerate(LAYERS) for name in names}
+    unknown = sorted({top_package(m) for m in graph} - set(layer_of))
+    assert not unknown, f"packages missing from LAYERS (and from docs/architecture.md): {unknown}"
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if top_package(module) != top_package(target) and layer_of[top_package(target)] >= layer_of[top_package(module)]
+    )
+    assert not upward, "imports that point up (or sideways) the layers:\n" + "\n".join(upward)
