@@ -121,6 +121,7 @@ class GCDancePipeline(DancePipeline):
             eta=eta,
             generator=torch.Generator(device=self.device).manual_seed(seed),
             chunk_size=self.config.sampling.chunk_size,
+            stitching=self.config.sampling.stitching,
             progress=progress,
         )
 
@@ -136,7 +137,8 @@ class GCDancePipeline(DancePipeline):
             prompt=choice.prompt if choice.prompt is not None else self.genre_prompt(choice.key),
             seed=seed,
             guidance=weights,
-            sampling={"method": self.config.sampling.method, "steps": steps, "eta": eta},
+            sampling={"method": self.config.sampling.method, "steps": steps, "eta": eta,
+                      "stitching": self.config.sampling.stitching},
             music=str(music) if isinstance(music, Path) else None,
             start=request.start,
             edits=constraints.sources if constraints is not None else [],

@@ -294,3 +294,29 @@ def test_user_errors_are_one_line_argument_errors(name):
         codec.decode(features, 30.0, skeleton=smplx52())
     with pytest.raises(ArgumentError, match="expects"):
         codec.decode_positions_torch(torch.zeros(2, 4, codec.dim + 1))
+
+
+def test_smpl6d_decode_fills_degenerate_rotations_from_their_neighbours():
+    """A near-zero 6D row (the network hedging between facing directions) would snap the body
+    round in one frame; decoding takes such frames from the sound frames around them."""
+    from dancegen.motion.codecs.smpl6d import joint_channels
+    from dancegen.skeleton.rotations import axis_angle_to_quat
+
+    frames = 40
+    yaw = np.linspace(0.0, np.pi, frames)  # a half turn over 40 frames: 4.6° per frame
+    rotations = np.tile([0.0, 0.0, 0.0, 1.0], (frames, 24, 1))
+    rotations[:, 0] = axis_angle_to_quat(torch.from_numpy(np.stack([0 * yaw, yaw, 0 * yaw], 1))).numpy()
+    motion = Motion(smpl24(), 30.0, rotations, np.tile([0.0, 0.9, 0.0], (frames, 1)))
+    codec = get_codec("smpl6d")
+    features = codec.encode(motion)
+    np.testing.assert_allclose(np.abs((codec.decode(features, 30.0).rotations * rotations).sum(-1)), 1.0, atol=1e-6)
+
+    hedged = features.copy()
+    root = joint_channels(0)
+    hedged[18:23, root.start : root.start + 3] *= 0.03  # the first row collapses, the second stays
+    hedged[20, root.start : root.start + 3] = [-0.02, 0.0, 0.01]  # and points anywhere
+    decoded = codec.decode(hedged, 30.0)
+    steps = np.degrees(2 * np.arccos(np.clip(np.abs((decoded.rotations[1:, 0] * decoded.rotations[:-1, 0]).sum(-1)), 0, 1)))
+    assert steps.max() < 6.0  # no snap: the filled frames turn like their neighbours
+    sound = np.r_[0:18, 23:frames]
+    np.testing.assert_array_equal(decoded.rotations[sound], codec.decode(features, 30.0).rotations[sound])

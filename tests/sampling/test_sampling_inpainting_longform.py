@@ -164,3 +164,26 @@ def test_long_form_inpainting_across_windows_is_exact():
         generator=generator,
     )
     assert torch.allclose(result[mask], known[mask], atol=1e-6)
+
+
+
+@pytest.mark.parametrize("stitching", ["consensus", "edge"])
+def test_both_stitchings_cover_the_song_and_keep_inpainting_exact(stitching):
+    frames = 75
+    plan = WindowPlan(frames, window=32, overlap=16)
+    generator = torch.Generator().manual_seed(8)
+    known = torch.randn(frames, DIM, generator=generator)
+    mask = frame_mask(frames, DIM, [0, 40, 74]) | channel_mask(frames, DIM, [1])
+    result = sample_sequence(
+        GaussianDiffusion(make_schedule("cosine", 50)), _mixing_denoiser, plan=plan, dim=DIM,
+        frame_conditions={"music": torch.randn(frames, DIM, generator=generator)}, sequence_conditions={},
+        order=("music",), known=known, mask=mask, steps=6, generator=generator, stitching=stitching,
+    )
+    assert result.shape == (frames, DIM) and torch.allclose(result[mask], known[mask], atol=1e-6)
+
+
+def test_unknown_stitching_is_a_one_line_error():
+    with pytest.raises(ArgumentError, match="sampling.stitching: unknown stitching 'glue'"):
+        sample_sequence(GaussianDiffusion(make_schedule("cosine", 50)), _mixing_denoiser, plan=WindowPlan(10, 8, 4),
+                        dim=DIM, frame_conditions={"music": torch.zeros(10, DIM)}, sequence_conditions={},
+                        order=("music",), steps=2, stitching="glue")

@@ -118,6 +118,9 @@ class SamplingConfig(StrictConfig):
     window_seconds: float = Field(4.0, gt=0)  # GCDance long-form: 4 s windows ...
     overlap_seconds: float = Field(2.0, ge=0)  # ... overlapping by 2 s
     chunk_size: int | None = Field(None, ge=1)  # windows per network pass, to bound memory
+    # How windows become one motion (dancegen.sampling.longform): "consensus" blends every
+    # window's prediction at every step (seamless); "edge" is EDGE/GCDance's overlap copy.
+    stitching: Literal["consensus", "edge"] = "consensus"
 
 
 class DataConfig(StrictConfig):
