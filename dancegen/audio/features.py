@@ -10,6 +10,11 @@ row i describes the music at time i / fps, the time of motion frame i. Kinds:
   Listen-Denoise-Action's dance models (`ch0_spec_beatact_features.txt`) and of LRCM.
 - `lda14`: the same with all 12 chroma bins.
 - `stft`: GCDance's 193 STFT columns (n_fft 384, hop 512 at sr = fps * 512), log-magnitude.
+- `beat_clock`: where each frame sits in its beat and its bar, as sin/cos of the two phases
+  (4 columns), from `audio.beats.detect_beats`: a clock running at the music's tempo that a
+  network can lock its movement to, where a one-hot beat column is one frame in fifteen.
+
+Kinds combine with `+`: `baseline35+beat_clock` is the 35 columns followed by the 4.
 
 docs/audio.md lists the references and every deviation from them.
 """
@@ -74,9 +79,20 @@ def extract_features(audio: Audio, kind: str, fps: float = 30, cache=False) -> n
 
 
 def feature_kind(kind: str) -> FeatureKind:
-    if kind not in FEATURE_KINDS:
-        raise ArgumentError("kind", f"unknown feature kind {kind!r}", f"choose from {', '.join(FEATURE_KINDS)}")
-    return FEATURE_KINDS[kind]
+    """The kind named `kind`, or the concatenation of `a+b+...` in that order."""
+    parts = kind.split("+") if isinstance(kind, str) else [kind]
+    unknown = [part for part in parts if part not in FEATURE_KINDS]
+    if unknown:
+        raise ArgumentError("kind", f"unknown feature kind {unknown[0]!r}",
+                            f"choose from {', '.join(FEATURE_KINDS)}, or join them with '+'")
+    if len(parts) == 1:
+        return FEATURE_KINDS[kind]
+    kinds = [FEATURE_KINDS[part] for part in parts]
+
+    def compute(audio: Audio, fps: float) -> np.ndarray:
+        return np.concatenate([np.asarray(each.compute(audio, fps), np.float32) for each in kinds], axis=1)
+
+    return FeatureKind(kind, sum(each.dim for each in kinds), compute, " + ".join(each.description for each in kinds))
 
 
 def feature_dim(kind: str) -> int:
@@ -209,6 +225,42 @@ def _max_pool(values: np.ndarray, rate: float, times: np.ndarray, span: float) -
     return np.array([padded[a:b].max() if b > a else 0.0 for a, b in zip(starts, stops)])
 
 
+# --- beat_clock ------------------------------------------------------------------------------
+
+BEATS_PER_BAR = 4  # bars from downbeats; without them, every fourth beat from the first
+
+
+def beat_clock(audio: Audio, fps: float) -> np.ndarray:
+    """[sin, cos] of the beat phase and of the bar phase at each motion frame (zeros when no
+    beat is found). Phases run linearly between beats and continue at the edge beats' period
+    before the first and after the last beat."""
+    from dancegen.audio.beats import detect_beats
+
+    frames = num_frames(audio.duration, fps)
+    info = detect_beats(audio)
+    beats = np.asarray(info.beat_times, np.float64)
+    if len(beats) < 2:
+        return np.zeros((frames, 4), np.float32)
+    times = np.arange(frames) / fps
+    beat_phase = _phase(times, beats)
+    downbeats = np.asarray(info.downbeat_times, np.float64)
+    bars = downbeats if len(downbeats) >= 2 else beats[::BEATS_PER_BAR]
+    bar_phase = _phase(times, bars) if len(bars) >= 2 else beat_phase / BEATS_PER_BAR
+    angles = 2 * np.pi * np.stack([beat_phase, bar_phase], axis=1)
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)[:, [0, 2, 1, 3]].astype(np.float32)
+
+
+def _phase(times: np.ndarray, events: np.ndarray) -> np.ndarray:
+    """Event count at `times` (0 at the first event, 1 at the second, ...), linear in between
+    and extrapolated with the first and last intervals."""
+    index = np.arange(len(events), dtype=np.float64)
+    phase = np.interp(times, events, index)
+    before, after = times < events[0], times > events[-1]
+    phase[before] = (times[before] - events[0]) / (events[1] - events[0])
+    phase[after] = index[-1] + (times[after] - events[-1]) / (events[-1] - events[-2])
+    return phase
+
+
 def _check_fps(fps: float) -> float:
     if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not MIN_FPS <= fps <= MAX_FPS:
         raise ArgumentError("fps", f"must be a frame rate between {MIN_FPS:g} and {MAX_FPS:g}, got {fps!r}")
@@ -222,5 +274,6 @@ FEATURE_KINDS: dict[str, FeatureKind] = {
         FeatureKind("lda3", 3, lambda a, f: lda_features(a, f, 1), "LDA/LRCM: chroma C, spectral flux, beat activation"),
         FeatureKind("lda14", 14, lambda a, f: lda_features(a, f, 12), "LDA features with all 12 chroma bins"),
         FeatureKind("stft", 193, gcdance_stft, "GCDance: log-magnitude STFT, n_fft 384, hop 512 at fps*512 Hz"),
+        FeatureKind("beat_clock", 4, beat_clock, "sin/cos of beat phase and bar phase (a clock at the music's tempo)"),
     )
 }

@@ -344,7 +344,8 @@ def find_songs(music_dir: Path, detect: Callable[[Path, tuple[Path, ...]], Any] 
     through `detect(audio_path, stems)` (default: `audio.beats.detect_beats`)."""
     songs: list[Song] = []
     claimed: set[Path] = set()
-    files = _files_under(music_dir)
+    # Absolute paths: load_audio reads a relative stem against its song's folder, not the cwd.
+    files = _files_under(Path(music_dir).resolve())
     for beats_file in (p for p in files if p.name == "beats.json"):
         meta = read_json(beats_file)
         if not isinstance(meta, dict) or "audio" not in meta:

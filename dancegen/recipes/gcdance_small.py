@@ -47,7 +47,7 @@ DEFAULT_RUN = Path("out") / "kit_model"
 # Motion folders allowed in a shipped model, with their true frame rate where the file lies
 # (the salsa BVH headers say 120 fps; CMU captured subjects 60/61 at 60 fps, see the kit README).
 MOTION_FOLDERS = {"cmu05": None, "cmu_salsa": 60.0, "deepmimic": None, "isaacgym_amp": None}
-SONGS_PER_CLIP = 2  # each clip warped onto its two best-matching songs: twice the music variety
+SONGS_PER_CLIP = 3  # each clip warped onto its three best-matching songs: more music and more tempi
 PAIR_FPS = 30.0  # the small config's frame rate
 # Held out entirely (every pair): one CMU ballet clip and one whole salsa couple (lead and
 # follow dance the same take, so both go, or the test set would leak into training).
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.kit is None and args.stage in ("all", "pair"):
         parser.error(f"--kit is required (or set {KIT_ENV}): the data kit's folder, e.g. ../shared/data")
     dataset_dir, model = args.work / "dataset", args.model or args.run / "model.pt"
-    args.kit = Path(args.kit) if args.kit is not None else None
+    args.kit = Path(args.kit).resolve() if args.kit is not None else None
     try:
         if args.stage in ("all", "pair"):
             outcome = pair_kit(args.kit, args.work)

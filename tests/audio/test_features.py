@@ -104,3 +104,28 @@ def test_bad_kind_or_fps_is_an_argument_error(groove):
     for fps in (0, -5, 1000, float("nan"), True):
         with pytest.raises(ArgumentError, match="fps"):
             extract_features(groove[0], "stft", fps=fps)
+
+
+def test_beat_clock_turns_once_per_beat_and_once_per_bar(groove):
+    audio, beats = groove
+    clock = extract_features(audio, "beat_clock", fps=30)
+    assert clock.shape == (num_frames(audio.duration, 30), 4)
+    np.testing.assert_allclose(clock[:, 0] ** 2 + clock[:, 1] ** 2, 1.0, atol=1e-5)  # unit circles
+    beat_phase = np.unwrap(np.arctan2(clock[:, 0], clock[:, 1])) / (2 * np.pi)
+    bar_phase = np.unwrap(np.arctan2(clock[:, 2], clock[:, 3])) / (2 * np.pi)
+    seconds = len(clock) / 30
+    assert (beat_phase[-1] - beat_phase[0]) / seconds == pytest.approx(2.0, rel=0.03)  # 120 bpm
+    assert (bar_phase[-1] - bar_phase[0]) / seconds == pytest.approx(0.5, rel=0.03)  # 4/4
+    # The phase is a whole number of turns on the beats the groove was made with.
+    on_beats = np.interp(beats[(beats > 1) & (beats < 11)], np.arange(len(clock)) / 30, beat_phase)
+    assert np.abs(on_beats - np.round(on_beats)).max() < 0.06  # within 30 ms at 120 bpm
+
+
+def test_kinds_join_with_plus(groove):
+    audio, _ = groove
+    joined = extract_features(audio, "baseline35+beat_clock", fps=30)
+    assert feature_dim("baseline35+beat_clock") == 39 and joined.shape[1] == 39
+    np.testing.assert_array_equal(joined[:, :35], extract_features(audio, "baseline35", fps=30))
+    np.testing.assert_array_equal(joined[:, 35:], extract_features(audio, "beat_clock", fps=30))
+    with pytest.raises(ArgumentError, match="unknown feature kind 'clock'"):
+        feature_dim("baseline35+clock")

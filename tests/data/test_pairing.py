@@ -109,3 +109,26 @@ def test_an_unreadable_clip_is_skipped_with_its_reason(tmp_path):
     run = pair_folders(tmp_path / "m", tmp_path / "s", tmp_path / "o", to_smpl=False)
     assert [p.clip for p in run.pairings] == ["good"]
     assert run.skipped[0][0] == "broken.bvh" and "broken.bvh" in run.skipped[0][1]
+
+
+def test_songs_with_stems_load_from_a_relative_music_folder(tmp_path, monkeypatch):
+    """A kit-layout song (beats.json naming song.ogg + guitar.ogg) found through a relative
+    path: its stems must still be loadable (they were joined to the folder twice)."""
+    import json
+
+    from dancegen.audio import load_audio, write_wav
+    from dancegen.audio.synth import drum_pattern
+    from dancegen.data.pairing import find_songs
+
+    song = tmp_path / "music" / "band-song"
+    song.mkdir(parents=True)
+    samples, beats = drum_pattern(120, 4.0, seed=0)
+    write_wav(song / "song.wav", samples, 22050)
+    write_wav(song / "guitar.wav", 0.5 * samples, 22050)
+    (song / "beats.json").write_text(json.dumps({"audio": "song.wav", "stems": ["song.wav", "guitar.wav"],
+                                                 "beats_s": beats.tolist(), "bpm": 120}))
+    monkeypatch.chdir(tmp_path)
+    (found,) = find_songs(Path("music"))
+    assert [p.name for p in found.stems] == ["guitar.wav"] and all(p.is_file() for p in found.stems)
+    mixed = load_audio(found.audio_path, stems=found.stems)
+    assert mixed.duration == pytest.approx(4.0, abs=0.01)

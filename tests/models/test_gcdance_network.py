@@ -125,3 +125,29 @@ def test_paper_config_runs_one_training_step():
     assert set(losses) == {"simple", "velocity", "fk", "foot", "genre"}
     assert all(torch.isfinite(v) for v in losses.values())
     assert not torch.equal(before, module.network.body.output.weight)
+
+
+def test_the_foot_term_fires_on_the_datas_contact_labels():
+    """EDGE's rule holds feet still only where the model predicts contact > 0.95, which a model
+    predicting soft contacts never does (dancegen 0.1's foot term sat at zero); the labels fire."""
+    import torch
+
+    from dancegen.models.gcdance.losses import GCDanceLoss
+    from dancegen.motion.codecs import get_codec
+    from dancegen.skeleton import smpl24
+
+    config = small_config()
+    codec = get_codec("smpl6d", smpl24())
+    frames = 12
+    clean = torch.zeros(1, frames, codec.dim)
+    clean[..., 7:] = torch.tensor([1.0, 0, 0, 0, 1.0, 0]).repeat(24)  # rest pose
+    clean[..., :4] = 1.0  # planted throughout
+    predicted = clean.clone()
+    predicted[..., 4] = torch.linspace(0, 0.3, frames)  # the root (and feet) slide 3 cm a frame
+    predicted[..., :4] = 0.6  # a soft contact prediction
+    shift, scale = torch.zeros(codec.dim), torch.ones(codec.dim)
+    labels = GCDanceLoss(smpl24(), shift, scale, config.loss)(predicted, clean, predicted, clean)
+    config.loss.foot_contacts = "predicted"
+    edge = GCDanceLoss(smpl24(), shift, scale, config.loss)(predicted, clean, predicted, clean)
+    assert edge["foot"] == 0.0
+    assert float(labels["foot"]) == pytest.approx((0.3 / 11) ** 2 / 3, rel=1e-4)  # x moves, y and z do not

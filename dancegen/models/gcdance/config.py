@@ -37,11 +37,24 @@ BODY_JOINTS_52 = 22
 
 
 class MusicConfig(StrictConfig):
-    features: Literal["baseline35", "stft", "lda3"] = "baseline35"
-    dim: int = Field(35, ge=1)  # columns of `features` (baseline35: 35)
+    features: str = "baseline35"  # a kind of dancegen.audio.features, or kinds joined by "+"
+    dim: int = Field(35, ge=1)  # columns of `features` (baseline35: 35; +beat_clock: 39)
     foundation: str | None = None  # a foundation encoder from dancegen.audio's registry, e.g. wav2clip
     foundation_dim: int = Field(0, ge=0)
     foundation_weights: Path | None = None
+
+    @model_validator(mode="after")
+    def _dim_matches_the_features(self) -> "MusicConfig":
+        from dancegen.audio.features import feature_dim
+        from dancegen.errors import DanceGenError
+
+        try:
+            columns = feature_dim(self.features)
+        except DanceGenError as error:
+            raise ValueError(f"music.features: {error}") from None
+        if columns != self.dim:
+            raise ValueError(f"music.dim: is {self.dim} but {self.features} has {columns} columns")
+        return self
 
     @model_validator(mode="after")
     def _foundation_has_a_size(self) -> "MusicConfig":
@@ -106,6 +119,11 @@ class LossWeights(StrictConfig):
 class LossConfig(StrictConfig):
     balance: Literal["edge", "nash", "aligned"] = "edge"
     weights: LossWeights = LossWeights()
+    # Which frames the foot term holds still: "labels", the data's own contact labels (> 0.5),
+    # or "predicted", EDGE's rule: where the model's predicted contact exceeds the threshold.
+    # EDGE's rule seldom fires on a model that predicts soft contacts (the term sat near zero
+    # through dancegen 0.1's training), so the labels are the default.
+    foot_contacts: Literal["labels", "predicted"] = "labels"
     contact_threshold: float = 0.95  # EDGE: a foot counts as planted when its contact > 0.95
     nash_max_norm: float = 1.0  # torchjd NashMTL's default cap on the combined gradient norm
 
@@ -133,6 +151,15 @@ class DataConfig(StrictConfig):
     split: str | None = "train"
     normalizer: Literal["meanstd", "minmax"] = "minmax"  # EDGE: MinMaxScaler to [-1, 1]
     text_encoder: str = "minilm"
+    # Tempo augmentation: every clip is also trained at these playback speeds (motion and music
+    # resampled together), so the model sees each move at several tempi. 1.0 = as paired.
+    tempo_stretch: list[float] = [1.0]
+
+    @model_validator(mode="after")
+    def _stretches_are_playback_speeds(self) -> "DataConfig":
+        if not self.tempo_stretch or any(not 0.5 <= factor <= 2.0 for factor in self.tempo_stretch):
+            raise ValueError("data.tempo_stretch: give playback speeds between 0.5 and 2.0, e.g. [0.85, 1.0, 1.18]")
+        return self
 
     @property
     def window_frames(self) -> int:
@@ -158,11 +185,13 @@ class GCDanceConfig(FamilyConfig):
 
 
 def small_config() -> GCDanceConfig:
-    """The default CPU model: SMPL-24 with baseline35 music, 1.6 M parameters (6.5 MB of EMA
-    weights), sized to train on the kit's paired clips in under an hour on 2 CPU cores."""
+    """The default CPU model: SMPL-24 with baseline35 music plus a beat/bar clock, 1.6 M
+    parameters (6.5 MB of EMA weights), tempo-augmented, sized to train on the kit's paired
+    clips in under an hour on 2 CPU cores."""
     return GCDanceConfig(
+        music=MusicConfig(features="baseline35+beat_clock", dim=39),
         sampling=SamplingConfig(steps=20, guidance={"music": 2.0, "text": 2.0}),
-        data=DataConfig(kind="folder", vocabulary="kit"),
+        data=DataConfig(kind="folder", vocabulary="kit", tempo_stretch=[0.85, 1.0, 1.18]),
         train=TrainConfig(
             batch_size=32, learning_rate=5e-4, warmup_steps=200, max_steps=3000, ema_decay=0.999,
             condition_dropout={"music": 0.25, "text": 0.25}, checkpoint_every=250, log_every=25,

@@ -6,8 +6,9 @@ Terms (EDGE `p_losses`, kept by GCDance; all mean squared errors, GCDance's `los
   contacts excluded;
 - `fk`: joint positions after forward kinematics (on unnormalised features, where EDGE's code
   ran FK on normalised ones) against the data's;
-- `foot`: speed of each foot joint in frames where the model itself predicts contact
-  (> `contact_threshold`), pushed to zero against foot skating;
+- `foot`: speed of each foot joint in frames where the data's contact label says planted
+  (`foot_contacts="labels"`, the default) or where the model predicts contact above
+  `contact_threshold` (EDGE's rule, `"predicted"`), pushed to zero against foot skating;
 - `genre`: binary cross-entropy of the genre head against the one-hot genre (windows of
   unknown genre left out).
 
@@ -33,6 +34,7 @@ from dancegen.skeleton.tree import Skeleton
 Tensor = torch.Tensor
 
 LOSS_TERMS = ("simple", "velocity", "fk", "foot", "genre")
+LABEL_CONTACT = 0.5  # contact labels are 0/1 (resampled ones in between): planted above half
 
 
 class GCDanceLoss(nn.Module):
@@ -68,7 +70,10 @@ class GCDanceLoss(nn.Module):
 
         feet = joints_hat[..., self.feet, :]
         foot_speed = feet[:, 1:] - feet[:, :-1]
-        planted = (raw_hat[:, :-1, contact_channels()] > self.config.contact_threshold).unsqueeze(-1)
+        if self.config.foot_contacts == "labels":
+            planted = (raw[:, :-1, contact_channels()] > LABEL_CONTACT).unsqueeze(-1)
+        else:
+            planted = (raw_hat[:, :-1, contact_channels()] > self.config.contact_threshold).unsqueeze(-1)
         terms["foot"] = (foot_speed * planted).pow(2).mean()
 
         if genre_logits is not None and genre is not None:

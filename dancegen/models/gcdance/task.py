@@ -168,6 +168,7 @@ def load_training_data(
         genres.append(vocabulary.index(sample.genre) if sample.genre in vocabulary else -1)
         moves = ", ".join(sample.annotation.style.core_moves)
         prompt_texts.append(clip_prompt(sample.genre if sample.genre in vocabulary else None, moves) if moves else None)
+    motions, musics, genres, prompt_texts = stretch_clips(data.tempo_stretch, data.fps, motions, musics, genres, prompt_texts)
     keys = list(vocabulary.genres)
     encoder = text_encoder or data.text_encoder
     if resumed is not None:
@@ -184,6 +185,23 @@ def load_training_data(
     return TrainingData.from_clips(
         motions, musics, genres, keys, embeddings, data.normalizer, fitted, prompts, prompt_embeddings
     )
+
+
+def stretch_clips(factors: Sequence[float], fps: float, motions: list[np.ndarray], musics: list[np.ndarray],
+                  *labels: list) -> tuple[list, ...]:
+    """Every clip at every playback speed in `factors` (motion and music rows resampled
+    together; 1.0 keeps the clip as it is); per-clip labels are repeated alongside."""
+    from dancegen.data.windows import sample_features_at
+
+    out: tuple[list, ...] = tuple([] for _ in range(2 + len(labels)))
+    for factor in factors:
+        for clip, (motion, music) in enumerate(zip(motions, musics)):
+            if factor != 1.0:
+                times = np.arange(int(len(motion) / factor)) * factor / fps
+                motion, music = sample_features_at(motion, fps, times), sample_features_at(music, fps, times)
+            for column, value in zip(out, (motion, music, *(label[clip] for label in labels))):
+                column.append(value)
+    return out
 
 
 def _foundation_encoder(config: GCDanceConfig) -> Callable[[Any], np.ndarray]:
