@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from dancegen.config import StrictConfig
 from dancegen.errors import ArgumentError, DanceGenError, InputFileError, MissingResourceError
 from dancegen.fileio import atomic_path
+from dancegen.motion.facing import front_direction
 from dancegen.motion.motion import Motion
 from dancegen.viewer.page import PromptSpan, prompt_texts
 
@@ -118,13 +119,16 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return np.stack([np.convolve(padded[:, k], kernel, mode="valid") for k in range(values.shape[1])], axis=1)
 
 
-def _cameras(positions: np.ndarray, fps: float, config: VideoConfig, scale: int) -> tuple[list[_Camera], float]:
-    """One camera per frame following the dancer, and the floor height."""
+def _cameras(positions: np.ndarray, fps: float, config: VideoConfig, scale: int,
+             front: np.ndarray = np.array([0.0, 1.0])) -> tuple[list[_Camera], float]:
+    """One camera per frame following the dancer, and the floor height; `front` is the unit
+    (x, z) the dancer mostly faces, which `config.azimuth_degrees` is measured from."""
     floor = float(positions[..., 1].min())
     height = max(float(np.quantile(positions[..., 1].max(axis=1) - floor, FIGURE_HEIGHT_QUANTILE)), MIN_FIGURE_HEIGHT_M)
     fov = np.radians(config.fov_degrees)
     distance = config.framing * height / (2 * np.tan(fov / 2))
-    azimuth, elevation = np.radians(config.azimuth_degrees), np.radians(config.elevation_degrees)
+    front_yaw = np.arctan2(front[0], front[1])
+    azimuth, elevation = front_yaw + np.radians(config.azimuth_degrees), np.radians(config.elevation_degrees)
     direction = np.array([np.sin(azimuth) * np.cos(elevation), np.sin(elevation), np.cos(azimuth) * np.cos(elevation)])
     follow = _moving_average(positions[:, 0, [0, 2]], int(round(FOLLOW_WINDOW_S * fps)))
     focal = scale * config.height / 2 / np.tan(fov / 2)
@@ -171,7 +175,7 @@ class _FrameDrawer:
         self.config, self.scale = config, config.supersample
         self.positions = motion.joint_positions()
         self.fps, self.duration = motion.fps, motion.duration
-        self.cameras, self.floor = _cameras(self.positions, motion.fps, config, self.scale)
+        self.cameras, self.floor = _cameras(self.positions, motion.fps, config, self.scale, front_direction(motion))
         bones = [(p, j) for j, p in enumerate(motion.skeleton.parents) if p >= 0]
         self.parents = np.array([p for p, _ in bones], dtype=np.int64)
         self.children = np.array([c for _, c in bones], dtype=np.int64)

@@ -26,6 +26,7 @@ import numpy as np
 
 from dancegen.errors import ArgumentError, InputFileError, MissingResourceError
 from dancegen.fileio import atomic_path, atomic_write_text
+from dancegen.motion.facing import front_direction
 from dancegen.motion.motion import Motion
 
 VIEWER_DIR = Path(__file__).resolve().parent
@@ -129,6 +130,7 @@ def page_data(
         "style": style,
         "spans": [{"start": s.start, "end": s.end, "text": s.text} for s in spans],
         "music": None if music_src is None else {"src": music_src, "start": float(music_start)},
+        "front": [round(float(v), 4) for v in front_direction(motion)],
     }
 
 

@@ -69,3 +69,27 @@ def test_user_errors(dance, tmp_path, viewer_bundle, monkeypatch):
     with pytest.raises(MissingResourceError, match="npm ci --prefix dancegen/viewer"):
         write_page(dance, tmp_path / "a.html")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
+
+
+def test_the_camera_faces_the_dancers_front():
+    """A dancer turned to face +x is filmed from +x (the page and the video agree)."""
+    import numpy as np
+    import torch
+
+    from dancegen.export.video import VideoConfig, _cameras
+    from dancegen.motion.facing import front_direction
+    from dancegen.motion.motion import Motion
+    from dancegen.skeleton import smpl24
+    from dancegen.skeleton.rotations import axis_angle_to_quat
+    from dancegen.viewer.page import page_data
+
+    rotations = np.tile([0.0, 0.0, 0.0, 1.0], (10, 24, 1))
+    rotations[:, 0] = axis_angle_to_quat(torch.tensor([[0.0, np.pi / 2, 0.0]] * 10, dtype=torch.float64)).numpy()
+    turned = Motion(smpl24(), 30.0, rotations, np.tile([0.0, 0.9, 0.0], (10, 1)))
+    np.testing.assert_allclose(front_direction(turned), [1.0, 0.0], atol=0.05)
+    np.testing.assert_allclose(page_data(turned)["front"], [1.0, 0.0], atol=0.05)
+    camera = _cameras(turned.joint_positions(), 30.0, VideoConfig(azimuth_degrees=0.0), 1, front_direction(turned))[0][0]
+    offset = camera.eye - camera.target
+    assert offset[0] > 0.9 * np.linalg.norm(offset[[0, 2]])  # in front of the dancer, on +x
+    still = Motion(smpl24(), 30.0, np.tile([0.0, 0.0, 0.0, 1.0], (10, 24, 1)), np.tile([0.0, 0.9, 0.0], (10, 1)))
+    np.testing.assert_allclose(front_direction(still), [0.0, 1.0], atol=0.05)  # SMPL's rest pose faces +z

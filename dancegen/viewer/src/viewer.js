@@ -181,7 +181,7 @@ function buildScene(container, data) {
     scene.add(mesh);
   }
 
-  // Frame the whole dance: its floor-projected extent, from the front, a little above.
+  // Frame the whole dance: its floor-projected extent.
   const box = new THREE.Box3();
   const p = new THREE.Vector3();
   for (let k = 0; k < data.positions.length; k += 3) box.expandByPoint(p.fromArray(data.positions, k));
@@ -189,7 +189,15 @@ function buildScene(container, data) {
   const size = box.getSize(new THREE.Vector3());
   const distance = Math.max(2.5, 1.4 * Math.max(size.x, size.y, size.z));
   controls.target.set(center.x, center.y, center.z);
-  camera.position.set(center.x + 0.35 * distance, center.y + 0.3 * distance, center.z + distance);
+  // From the dancer's front (data.front, the floor direction the chest mostly faces), a little
+  // to the dancer's left as seen by the camera, and above.
+  const [frontX, frontZ] = data.front || [0, 1];
+  const [sideX, sideZ] = [frontZ, -frontX];
+  camera.position.set(
+    center.x + distance * (frontX + 0.35 * sideX),
+    center.y + 0.3 * distance,
+    center.z + distance * (frontZ + 0.35 * sideZ),
+  );
   // Half a metre squares under the whole dance, kept inside the camera's circle: software
   // renderers (headless Chromium) drop lines that cross the camera plane.
   const gridSize = 2 * Math.ceil(Math.max(size.x, size.z) / 2 + 1);
