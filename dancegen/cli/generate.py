@@ -55,6 +55,27 @@ def check_outputs(out: Path, rig: Path | None) -> Any:
     return character
 
 
+def lock_planted_feet(motion, request, enabled: bool) -> tuple[Any, dict | None]:
+    """The animator's foot clean-up (`motion.footlock`), unless it is off or the user pinned
+    the legs or the root (`--lock-joints`, `--keyframes`): those stay exactly as asked."""
+    if not enabled:
+        return motion, None
+    from dancegen.motion.footlock import lock_feet
+    from dancegen.sampling.editing import body_part_joints, resolve_joints
+
+    legs = set(body_part_joints(motion.skeleton, "lower_body")) | {0}
+    pinned = set(resolve_joints(request.lock_joints, motion.skeleton)) if request.lock_joints is not None else set()
+    for keyframe in request.keyframes or ():
+        pinned |= set(keyframe.rotations) | ({0} if keyframe.root is not None else set())
+    if pinned & legs:
+        summary = {"skipped": "the legs or the root are pinned by --lock-joints or --keyframes"}
+    else:
+        motion, report = lock_feet(motion)
+        summary = report.summary()
+    motion.metadata["foot_lock"] = summary
+    return motion, summary
+
+
 def generate_dance(
     song: Path,
     out: Path,
@@ -75,6 +96,7 @@ def generate_dance(
     formats: list[str] | None = None,
     name: str | None = None,
     quiet: bool = False,
+    foot_lock: bool = True,
 ) -> dict:
     """Check everything, generate, export; returns the JSON summary (`dancegen generate`'s path,
     shared by `make demo`)."""
@@ -103,6 +125,7 @@ def generate_dance(
     pipeline = load_pipeline(entry.path, device=check_device(device))
     motion = pipeline(request, progress=not quiet)
     motion.metadata.setdefault("name", song.stem)
+    motion, foot_lock_summary = lock_planted_feet(motion, request, foot_lock)
     written = export_motion(
         motion, out, formats, rig=character, music=song, music_start=start, prompt=request.prompt, name=name, quiet=quiet
     )
@@ -116,6 +139,7 @@ def generate_dance(
         "genre": motion.metadata.get("genre"),
         "genre_probability": motion.metadata.get("genre_probability"),
         "seed": motion.metadata.get("seed"),
+        "foot_lock": foot_lock_summary,  # the lock's before/after numbers, None with --no-foot-lock
     }
 
 
@@ -145,12 +169,15 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object (implies no progress bar)."),
+        foot_lock: bool = typer.Option(
+            True, "--foot-lock/--no-foot-lock", help="pin planted feet to the floor with leg IK (animator clean-up)"
+        ),
     ) -> None:
         """Generate one dance for the whole requested span of SONG."""
         summary = generate_dance(
             song, out, model=model, prompt=prompt, genre=genre, seconds=seconds, start=start, seed=seed,
             guidance=guidance, steps=steps, reference=reference, lock_joints=lock_joints, keyframes=keyframes,
-            rig=rig, device=device, quiet=quiet or as_json,
+            rig=rig, device=device, quiet=quiet or as_json, foot_lock=foot_lock,
         )
         if as_json:
             print(json.dumps(summary))

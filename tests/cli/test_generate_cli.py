@@ -155,3 +155,24 @@ def test_generates_onto_the_users_own_rig(song, tmp_path, capsys):
 
     code, _, stderr = run(["generate", song, "--out", tmp_path / "x.bvh", "--rig", tmp_path / "none.bvh", *FAST], capsys)
     assert code == 2 and "--rig file not found" in stderr and not (tmp_path / "x.bvh").exists()
+
+
+def test_foot_lock_leaves_pinned_legs_alone(song, tmp_path, capsys):
+    from dancegen.motion.motion import Motion
+    from dancegen.sampling.editing import body_part_joints
+    from dancegen.skeleton.smpl import smpl24
+
+    frames = 60
+    rotations = np.tile([0.0, 0.0, 0.0, 1.0], (frames, 24, 1))
+    rotations[:, 4] = [np.sin(0.3), 0.0, 0.0, np.cos(0.3)]  # a bent left knee, held
+    reference = Motion(smpl24(), 30.0, rotations, np.tile([0.0, 0.85, 0.0], (frames, 1)))
+    reference.save_npz(tmp_path / "reference.npz")
+    out = tmp_path / "edit.npz"
+    code, stdout, err = run(["generate", song, "--out", out, "--seconds", 2, "--reference", tmp_path / "reference.npz",
+                             "--lock-joints", "lower_body", "--json", *FAST], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["foot_lock"] == {"skipped": "the legs or the root are pinned by --lock-joints or --keyframes"}
+    legs = body_part_joints(smpl24(), "lower_body")
+    edited = Motion.load_npz(out)
+    np.testing.assert_array_equal(edited.rotations[:, legs], rotations[:, legs])
+    np.testing.assert_array_equal(edited.root_translation, reference.root_translation)
