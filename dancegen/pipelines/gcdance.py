@@ -239,7 +239,8 @@ class GCDancePipeline(DancePipeline):
             joints = resolve_joints(request.lock_joints, self.skeleton)
             constraints = PoseConstraints.from_reference(motion, joints, frames)
         if request.keyframes is not None:
-            pinned = PoseConstraints.from_keyframes(request.keyframes, self.skeleton, frames, self.fps)
+            pinned = PoseConstraints.from_keyframes(request.keyframes, self.skeleton, frames, self.fps,
+                                                    inbetween=self.config.sampling.inbetween)
             constraints = pinned if constraints is None else constraints.merged(pinned)
         return constraints
 
@@ -257,11 +258,14 @@ class GCDancePipeline(DancePipeline):
         return reference.resample(self.fps)
 
     def constraint_features(self, constraints: PoseConstraints | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(known, blend weights) for inpainting: the pins and a soft neighbourhood around each.
+        The normaliser is affine per channel, so it maps a blend of known values to the same
+        blend of normalised ones: the weights carry over unchanged."""
         if constraints is None or not constraints.any():
             return None, None
-        known, mask = constraints.features()
+        known, weights = constraints.blend_features(self.fps)
         known = self.motion_normalizer.transform(known.double()).float()
-        return known.to(self.device), mask.to(self.device)
+        return known.to(self.device), weights.to(self.device)
 
     def schedule(self, steps: int | None) -> tuple[int | None, float]:
         """(sampling steps, η): DDIM's configured count, or DDPM's every step with η = 1."""

@@ -1,10 +1,13 @@
 """Editing constraints: locked joints from a reference motion, and keyframes (in-betweening).
 
 Constraints are stated on poses (`PoseConstraints`: which joints' local rotations and which
-frames' root positions are pinned, in float64) and turned into an inpainting mask on the
-`smpl6d` feature layout (4 foot contacts, root xyz, then 6D per joint; EDGE/FineDance order).
-After sampling, `PoseConstraints.apply` writes the pinned values back into the decoded motion,
-so locked joints and keyframes hold exactly, not just to float32 precision.
+frames' root positions are pinned, in float64) and turned into an inpainting constraint on the
+`smpl6d` feature layout (4 foot contacts, root xyz, then 6D per joint; EDGE/FineDance order):
+`features()` gives the hard pins, `blend_features(fps)` the soft mask that also pulls each
+pin's neighbourhood (`sampling.inbetween`). After sampling, `PoseConstraints.apply` writes the
+pinned values back into the decoded motion, so locked joints and keyframes hold exactly, not
+just to float32 precision, and fades the remaining correction in over the frames around each
+pin, so a keyframe is reached, not jumped to.
 
 Locking a joint pins its local rotation; locking the root joint also pins the root position
 (so `lower_body` keeps the legs where the reference had them). Foot contacts are never pinned:
@@ -31,6 +34,7 @@ import torch
 from dancegen.errors import ArgumentError, InputFileError
 from dancegen.motion.codecs.smpl6d import ROTATION_CHANNELS, root_channels, rotation_channels, smpl6d_dim
 from dancegen.motion.motion import Motion
+from dancegen.sampling.inbetween import InbetweenConfig, pin_reach, spread_offsets, spread_rotations
 from dancegen.skeleton.rotations import axis_angle_to_quat, matrix_to_rot6d, quat_normalize, quat_to_matrix
 from dancegen.skeleton.smpl import SMPL_LOWER_BODY, SMPL_UPPER_BODY
 from dancegen.skeleton.smplx import SMPLX_BODY_PARTS, SMPLX_HANDS
@@ -95,7 +99,8 @@ def resolve_joints(spec: str | Sequence[str], skeleton: Skeleton, argument: str 
 
 @dataclass
 class PoseConstraints:
-    """Pinned local rotations (T, J) and root positions (T,) of a motion to be generated."""
+    """Pinned local rotations (T, J) and root positions (T,) of a motion to be generated, and
+    how far each pin reaches into the frames around it (`inbetween`)."""
 
     skeleton: Skeleton
     rotation_mask: np.ndarray  # (T, J) bool
@@ -103,6 +108,7 @@ class PoseConstraints:
     root_mask: np.ndarray  # (T,) bool
     root: np.ndarray  # (T, 3) metres where pinned
     sources: list[str] = field(default_factory=list)
+    inbetween: InbetweenConfig = field(default_factory=InbetweenConfig)
 
     @classmethod
     def empty(cls, skeleton: Skeleton, num_frames: int) -> "PoseConstraints":
@@ -139,10 +145,17 @@ class PoseConstraints:
 
     @classmethod
     def from_keyframes(
-        cls, keyframes: Sequence["Keyframe"], skeleton: Skeleton, num_frames: int, fps: float
+        cls,
+        keyframes: Sequence["Keyframe"],
+        skeleton: Skeleton,
+        num_frames: int,
+        fps: float,
+        inbetween: InbetweenConfig | None = None,
     ) -> "PoseConstraints":
         check_keyframe_times(keyframes, num_frames, fps)
         constraints = cls.empty(skeleton, num_frames)
+        if inbetween is not None:
+            constraints.inbetween = inbetween
         for keyframe in keyframes:
             frame = int(round(keyframe.time * fps))
             for joint, quaternion in keyframe.rotations.items():
@@ -155,7 +168,7 @@ class PoseConstraints:
         return constraints
 
     def merged(self, other: "PoseConstraints") -> "PoseConstraints":
-        """Both sets of pins; where both pin a value, `other` wins."""
+        """Both sets of pins; where both pin a value, `other` wins (its in-betweening too)."""
         merged = PoseConstraints(
             self.skeleton,
             self.rotation_mask | other.rotation_mask,
@@ -163,29 +176,56 @@ class PoseConstraints:
             self.root_mask | other.root_mask,
             np.where(other.root_mask[:, None], other.root, self.root),
             self.sources + other.sources,
+            other.inbetween,
         )
         return merged
 
     def features(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(known, mask), both (T, D), on the smpl6d layout in unnormalised units."""
-        frames, joints = self.rotation_mask.shape
+        """(known, mask), both (T, D), on the smpl6d layout in unnormalised units: the pins only."""
+        return self._layout(self._six_d(), self.rotation_mask, self.root, self.root_mask)
+
+    def blend_features(self, fps: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(known, weights), both (T, D), for inpainting with a soft temporal mask.
+
+        Every pinned value is extended over its neighbourhood (`inbetween.sampling_radius_seconds`)
+        with a weight that falls off from 1 on the pin (`inbetween.falloff`; between two close
+        pins the known value moves from one to the other): the model sees the pose coming
+        instead of one frame it can ignore. Pins on every frame (locked joints) keep weight 1
+        there, as in `features()`.
+        """
+        radius = self.inbetween.sampling_radius(fps)
+        rotations, root = pin_reach(self.rotation_mask, radius), pin_reach(self.root_mask, radius)
+        return self._layout(rotations.blend(self._six_d()), rotations.amount, root.blend(self.root), root.amount)
+
+    def _six_d(self) -> np.ndarray:
+        return matrix_to_rot6d(quat_to_matrix(torch.from_numpy(self.rotations))).numpy()  # (T, J, 6)
+
+    @staticmethod
+    def _layout(
+        six_d: np.ndarray, rotation_mask: np.ndarray, root: np.ndarray, root_mask: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pose values and their masks (bool) or weights (float) on the smpl6d channels."""
+        frames, joints = rotation_mask.shape
         dim = smpl6d_dim(joints)
+        dtype = torch.bool if rotation_mask.dtype == bool else torch.float32
         known = torch.zeros(frames, dim, dtype=torch.float64)
-        mask = torch.zeros(frames, dim, dtype=torch.bool)
-        six_d = matrix_to_rot6d(quat_to_matrix(torch.from_numpy(self.rotations)))  # (T, J, 6)
+        mask = torch.zeros(frames, dim, dtype=dtype)
         rotation_block = rotation_channels(joints)
-        known[:, rotation_block] = six_d.reshape(frames, -1)
-        mask[:, rotation_block] = torch.from_numpy(self.rotation_mask).repeat_interleave(ROTATION_CHANNELS, dim=1)
-        known[:, root_channels()] = torch.from_numpy(self.root)
-        mask[:, root_channels()] = torch.from_numpy(self.root_mask)[:, None]
+        known[:, rotation_block] = torch.from_numpy(six_d).reshape(frames, -1)
+        mask[:, rotation_block] = torch.from_numpy(rotation_mask).to(dtype).repeat_interleave(ROTATION_CHANNELS, dim=1)
+        known[:, root_channels()] = torch.from_numpy(root)
+        mask[:, root_channels()] = torch.from_numpy(root_mask).to(dtype)[:, None]
         return known.float(), mask
 
     def apply(self, motion: Motion) -> Motion:
-        """Write the pinned values into a generated motion exactly."""
+        """Write the pinned values into a generated motion exactly, and fade what the sampler
+        left to correct into the frames around each pin (`inbetween.spread_seconds`, at the
+        motion's frame rate) so that nothing jumps. Unpinned joints are left as generated."""
         if motion.num_frames != self.num_frames or not motion.skeleton.same_topology(self.skeleton):
             raise ValueError("constraints and motion differ in length or skeleton")
-        rotations = np.where(self.rotation_mask[..., None], self.rotations, motion.rotations)
-        root = np.where(self.root_mask[:, None], self.root, motion.root_translation)
+        radius = self.inbetween.spread_radius(motion.fps)
+        rotations = spread_rotations(motion.rotations, self.rotations, self.rotation_mask, radius)
+        root = spread_offsets(motion.root_translation, self.root, self.root_mask, radius)
         return motion.copy(rotations=rotations, root_translation=root)
 
 

@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 
 from dancegen.config import FamilyConfig, StrictConfig, TrainConfig, check_modality_weights
 from dancegen.motion.codecs.smpl6d import smpl6d_dim
+from dancegen.sampling.inbetween import InbetweenConfig
 
 SKELETON_JOINTS = {"smpl24": 24, "smplx52": 52}
 MODALITIES = ("music", "text")  # guidance order: music first, then the genre prompt
@@ -139,6 +140,9 @@ class SamplingConfig(StrictConfig):
     # How windows become one motion (dancegen.sampling.longform): "consensus" blends every
     # window's prediction at every step (seamless); "edge" is EDGE/GCDance's overlap copy.
     stitching: Literal["consensus", "edge"] = "consensus"
+    # How far keyframes reach into the frames around them (soft inpainting, then the remaining
+    # correction spread out): in-betweening instead of a one-frame pop.
+    inbetween: InbetweenConfig = InbetweenConfig()
 
 
 class DataConfig(StrictConfig):
