@@ -146,6 +146,7 @@ def test_the_foot_term_fires_on_the_datas_contact_labels():
     predicted[..., 4] = torch.linspace(0, 0.3, frames)  # the root (and feet) slide 3 cm a frame
     predicted[..., :4] = 0.6  # a soft contact prediction
     shift, scale = torch.zeros(codec.dim), torch.ones(codec.dim)
+    config.loss.foot_contacts = "labels"
     labels = GCDanceLoss(smpl24(), shift, scale, config.loss)(predicted, clean, predicted, clean)
     config.loss.foot_contacts = "predicted"
     edge = GCDanceLoss(smpl24(), shift, scale, config.loss)(predicted, clean, predicted, clean)
