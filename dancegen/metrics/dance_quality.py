@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from dancegen.metrics.beat_align import beat_align_score
 from dancegen.metrics.editing import JERK_SPAN, jerk
@@ -56,6 +57,7 @@ MAX_PERIOD_S = 2.0
 SECONDS_PER_MINUTE = 60.0
 # Autocorrelation lags at 1/8 frame (4 ms at 30 fps): finer than any tempo difference that matters.
 AUTOCORRELATION_UPSAMPLING = 8
+DETREND_PERIODS = 2  # the speed's moving average spans two of the longest periods sought
 
 # Half a beat: the control grid that a beat-following dance should score clearly worse on.
 HALF_BEAT = 0.5
@@ -228,8 +230,8 @@ def dominant_period(positions: np.ndarray, fps: float, min_period_s: float = MIN
                     max_period_s: float = MAX_PERIOD_S) -> float:
     """The dance's dominant movement period (s): the lag of the highest autocorrelation peak
     of its kinetic velocity (mean joint speed, `metrics.kinetic.mean_joint_speed`, whose minima
-    are BAS's motion beats) between `min_period_s` and `max_period_s`. NaN when the speed has
-    no periodicity peak there (or does not vary at all).
+    are BAS's motion beats), detrended, between `min_period_s` and `max_period_s`. NaN when the
+    speed has no periodicity peak there (or does not vary at all).
 
     It is the period of the *speed*: one cycle per stop-and-go, i.e. per motion beat. A limb
     swinging back and forth with period P stops twice per swing, so its speed has period P / 2.
@@ -239,7 +241,11 @@ def dominant_period(positions: np.ndarray, fps: float, min_period_s: float = MIN
     between lags 10 and 11, whose sampled values are both lower than the peak at 2P = 21.
     """
     speed = mean_joint_speed(check_positions(positions, min_frames=3))
-    centred = speed - speed.mean()
+    # Phrase-level swells of energy (slow arms for a bar, then fast turns) would otherwise
+    # dominate the autocorrelation with one monotone decay; a moving average twice the longest
+    # period removes them and leaves every period of interest (the box averages it out whole).
+    trend_frames = min(len(speed), max(1, int(round(DETREND_PERIODS * max_period_s * fps))))
+    centred = speed - uniform_filter1d(speed, trend_frames, mode="nearest")
     count = len(centred)
     size = 1 << int(np.ceil(np.log2(2 * count)))  # zero padding: linear, not circular, correlation
     spectrum = np.fft.rfft(centred, size)

@@ -183,6 +183,16 @@ def test_dominant_period_of_a_sinusoidal_kinetic_velocity(period):
     assert dominant_period(pulsing(900, period), FPS) == pytest.approx(period, rel=0.02)
 
 
+def test_dominant_period_ignores_slow_swells_of_energy():
+    # A faint 0.5 s pulse on top of a strong 12 s swell of energy (slow phrases, then fast
+    # ones): without detrending the swell's slope drags the peak to about 0.42 s.
+    t = np.arange(900) / FPS
+    speed = 0.5 + 0.5 * np.sin(2 * np.pi * t / 12.0) + 0.05 * np.sin(2 * np.pi * t / 0.5)
+    positions = standing(900)
+    positions[:, :, 0] += (np.cumsum(speed) / FPS)[:, None]
+    assert dominant_period(positions, FPS) == pytest.approx(0.5, rel=0.02)
+
+
 def test_dominant_period_of_a_swing_is_half_its_period():
     # A limb swinging back and forth with period 1 s stops twice per swing.
     t = np.arange(600) / FPS
@@ -206,7 +216,7 @@ def test_tempo_correlation_is_octave_insensitive():
     periods = 60.0 / (music * np.array([1.0, 2.0, 0.5, 1.0, 2.0]))
     assert tempo_correlation(music, periods) == pytest.approx(1.0)
     # The same tempi in reverse order: the dance slows as the music speeds up.
-    assert tempo_correlation(music, periods[::-1] * np.array([1, 1, 1, 1, 1])) < -0.9
+    assert tempo_correlation(music, periods[::-1]) < -0.9
     assert np.isnan(tempo_correlation(music, np.full(5, 0.5)))  # one dance tempo: undefined
     assert np.isnan(tempo_correlation(music[:2], periods[:2]))  # too few songs
 
