@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     parser.add_argument("--genres", nargs="*", default=["salsa", "modern_ballet"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--stitching", choices=("consensus", "edge"), default=None, help="override the model's")
-    parser.add_argument("--out", type=Path, default=Path("out/bench_music_response.json"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "music_response.json")
     args = parser.parse_args(argv)
     args.kit = Path(args.kit) if args.kit else None
     report = run(args)

@@ -47,7 +47,7 @@ DEFAULT_RUN = Path("out") / "kit_model"
 # Motion folders allowed in a shipped model, with their true frame rate where the file lies
 # (the salsa BVH headers say 120 fps; CMU captured subjects 60/61 at 60 fps, see the kit README).
 MOTION_FOLDERS = {"cmu05": None, "cmu_salsa": 60.0, "deepmimic": None, "isaacgym_amp": None}
-SONGS_PER_CLIP = 3  # each clip warped onto its three best-matching songs: more music and more tempi
+SONGS_PER_CLIP = 2  # each clip warped onto its two best-matching songs: twice the music variety
 PAIR_FPS = 30.0  # the small config's frame rate
 # Held out entirely (every pair): one CMU ballet clip and one whole salsa couple (lead and
 # follow dance the same take, so both go, or the test set would leak into training).

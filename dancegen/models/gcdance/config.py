@@ -191,13 +191,11 @@ class GCDanceConfig(FamilyConfig):
 
 
 def small_config() -> GCDanceConfig:
-    """The default CPU model: SMPL-24 with baseline35 music plus a beat/bar clock, 1.6 M
-    parameters (6.5 MB of EMA weights), tempo-augmented, sized to train on the kit's paired
-    clips in under an hour on 2 CPU cores."""
+    """The default CPU model: SMPL-24 with baseline35 music, 1.6 M parameters (6.5 MB of EMA
+    weights), sized to train on the kit's paired clips in under an hour on 2 CPU cores."""
     return GCDanceConfig(
-        music=MusicConfig(features="baseline35+beat_clock", dim=39),
         sampling=SamplingConfig(steps=20, guidance={"music": 2.0, "text": 2.0}),
-        data=DataConfig(kind="folder", vocabulary="kit", tempo_stretch=[0.85, 1.0, 1.18]),
+        data=DataConfig(kind="folder", vocabulary="kit"),
         train=TrainConfig(
             batch_size=32, learning_rate=5e-4, warmup_steps=200, max_steps=3000, ema_decay=0.999,
             condition_dropout={"music": 0.25, "text": 0.25}, checkpoint_every=250, log_every=25,
