@@ -355,7 +355,7 @@ def format_table(report: dict[str, Any]) -> str:
         return form.format(value) if value is not None and math.isfinite(value) else "–"
 
     real = dict(report["real"], div_k=report["generated"].get("div_k_real"))
-    lines = [f"| metric | generated | real held-out | real paired onto the songs |", "|---|---|---|---|"]
+    lines = ["| metric | generated | real held-out | real paired onto the songs |", "|---|---|---|---|"]
     for key, label, form in TABLE:
         lines.append(f"| {label} | {cell(report['generated'], key, form)} | {cell(real, key, form)} | "
                      f"{cell(report['real_paired'], key, form)} |")

@@ -3,7 +3,6 @@ seams and no single-frame whole-body flips (the two visible glitches of dancegen
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from dancegen.metrics.dance_quality import pelvis_flips, seam_jerk_ratio, window_seam_frames
