@@ -63,10 +63,6 @@ class GenerationRequest:
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, Path(getattr(self, name)))
 
-    @property
-    def end(self) -> float:
-        return self.start + (self.seconds if self.seconds is not None else self.music_seconds - self.start)
-
     def checked(self, header: "BundleHeader") -> "GenerationRequest":
         """This request validated against the model and the music, with its files read."""
         from dancegen.families import model_capabilities
