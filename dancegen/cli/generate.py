@@ -55,27 +55,6 @@ def check_outputs(out: Path, rig: Path | None) -> Any:
     return character
 
 
-def lock_planted_feet(motion, request, enabled: bool) -> tuple[Any, dict | None]:
-    """The animator's foot clean-up (`motion.footlock`), unless it is off or the user pinned
-    the legs or the root (`--lock-joints`, `--keyframes`): those stay exactly as asked."""
-    if not enabled:
-        return motion, None
-    from dancegen.motion.footlock import lock_feet
-    from dancegen.sampling.editing import body_part_joints, resolve_joints
-
-    legs = set(body_part_joints(motion.skeleton, "lower_body")) | {0}
-    pinned = set(resolve_joints(request.lock_joints, motion.skeleton)) if request.lock_joints is not None else set()
-    for keyframe in request.keyframes or ():
-        pinned |= set(keyframe.rotations) | ({0} if keyframe.root is not None else set())
-    if pinned & legs:
-        summary = {"skipped": "the legs or the root are pinned by --lock-joints or --keyframes"}
-    else:
-        motion, report = lock_feet(motion)
-        summary = report.summary()
-    motion.metadata["foot_lock"] = summary
-    return motion, summary
-
-
 def generate_dance(
     song: Path,
     out: Path,
@@ -115,7 +94,7 @@ def generate_dance(
             raise InputFileError(path, f"{option} file not found")
     request = GenerationRequest(
         song, start=start, seconds=seconds, prompt=prompt, genre=genre, keyframes=keyframes, reference=reference,
-        lock_joints=lock_joints, seed=seed, guidance=parse_guidance(guidance), steps=steps,
+        lock_joints=lock_joints, seed=seed, guidance=parse_guidance(guidance), steps=steps, foot_lock=foot_lock,
     ).checked(entry.header)
     character = check_outputs(out, rig)
 
@@ -125,7 +104,7 @@ def generate_dance(
     pipeline = load_pipeline(entry.path, device=check_device(device))
     motion = pipeline(request, progress=not quiet)
     motion.metadata.setdefault("name", song.stem)
-    motion, foot_lock_summary = lock_planted_feet(motion, request, foot_lock)
+    foot_lock_summary = motion.metadata.get("foot_lock")
     written = export_motion(
         motion, out, formats, rig=character, music=song, music_start=start, prompt=request.prompt, name=name, quiet=quiet
     )

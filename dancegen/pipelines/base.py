@@ -52,8 +52,30 @@ class DancePipeline(ABC):
         """One motion for the requested span of `music` (an audio file, raw (T, M) features at
         the model's fps, or a ready `GenerationRequest`); `options` are its fields."""
         request = music if isinstance(music, GenerationRequest) else GenerationRequest(music, **options)
-        return self.generate(request.checked(self.header), progress=progress)
+        request = request.checked(self.header)
+        motion = self.generate(request, progress=progress)
+        return lock_planted_feet(motion, request) if request.foot_lock else motion
 
     @abstractmethod
     def generate(self, request: GenerationRequest, progress: bool = False) -> Motion:
         """The family's generation for a checked request."""
+
+
+def lock_planted_feet(motion: Motion, request: GenerationRequest) -> Motion:
+    """The foot clean-up (`motion.footlock`), for every family, unless the user pinned the legs
+    or the root (`lock_joints`, `keyframes`): those stay exactly as asked. Its report goes to
+    `motion.metadata["foot_lock"]`."""
+    from dancegen.motion.footlock import lock_feet
+    from dancegen.sampling.editing import body_part_joints, resolve_joints
+
+    legs = set(body_part_joints(motion.skeleton, "lower_body")) | {0}
+    pinned = set(resolve_joints(request.lock_joints, motion.skeleton)) if request.lock_joints is not None else set()
+    for keyframe in request.keyframes or ():
+        pinned |= set(keyframe.rotations) | ({0} if keyframe.root is not None else set())
+    if pinned & legs:
+        summary = {"skipped": "the legs or the root are pinned by --lock-joints or --keyframes"}
+    else:
+        motion, report = lock_feet(motion)
+        summary = report.summary()
+    motion.metadata["foot_lock"] = summary
+    return motion

@@ -52,6 +52,9 @@ class GenerationRequest:
     seed: int | None = None
     guidance: Mapping[str, float] = field(default_factory=dict)
     steps: int | None = None
+    # The animator's foot clean-up after generation (`motion.footlock`): `dancegen generate`
+    # turns it on; the API gives the model's own motion unless asked.
+    foot_lock: bool = False
     # Filled in by `checked`: the music's length in seconds and the frames to generate.
     music_seconds: float | None = None
     frames: int | None = None

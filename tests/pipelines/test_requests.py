@@ -213,3 +213,17 @@ def test_condition_dropout_and_guidance_keys_are_checked():
         load_family_config(None, ["sampling.guidance={txt: 2}"])
     with pytest.raises(ArgumentError, match="unknown model family 'lrcm2'"):
         load_family_config(None, ["family=lrcm2"])
+
+
+def test_foot_lock_is_a_request_option_for_every_family(song):
+    from dancegen import load_pipeline
+
+    pipeline = load_pipeline("gcdance-small")
+    raw = pipeline(song, genre="salsa", seconds=2.0, seed=0, steps=2)
+    locked = pipeline(song, genre="salsa", seconds=2.0, seed=0, steps=2, foot_lock=True)
+    assert "foot_lock" not in raw.metadata  # the API gives the model's own motion unless asked
+    report = locked.metadata["foot_lock"]
+    assert report["foot_skating_after"] <= report["foot_skating_before"]
+    assert report["floor_penetration_after"] == 0.0
+    arms = [raw.skeleton.index(name) for name in ("left_elbow", "right_elbow", "head")]
+    np.testing.assert_array_equal(locked.rotations[:, arms], raw.rotations[:, arms])  # legs only
