@@ -143,17 +143,21 @@ def read_header(path: str | Path) -> BundleHeader:
     return BundleHeader.from_json(data, path)
 
 
-def _torch_state(path: Path, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
+def load_torch_archive(path: Path, what: str = "model bundle", map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """A `torch.save`d dict read with `weights_only=True`; every way it can fail is one line
+    naming the file (`what` says what the file should have been)."""
     import torch
 
+    if not zipfile.is_zipfile(path):
+        raise InputFileError(path, f"not a readable {what} (not a torch.save archive)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError:
         raise InputFileError(path, "refused: the file holds objects other than tensors and plain data") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
-        raise InputFileError(path, f"not a readable model bundle ({type(error).__name__})") from None
+        raise InputFileError(path, f"not a readable {what} ({type(error).__name__})") from None
     if not isinstance(state, dict):
-        raise InputFileError(path, "not a dancegen model bundle", "use a file written by `dancegen train`")
+        raise InputFileError(path, f"not a dancegen {what}", "use a file written by `dancegen train`")
     return state
 
 
@@ -161,7 +165,7 @@ def load_bundle(path: str | Path, map_location: Any = "cpu") -> ModelBundle:
     """Header, components, normalizers and assets; a training checkpoint gives its EMA weights."""
     path = Path(path)
     header = read_header(path)
-    state = _torch_state(path, map_location)
+    state = load_torch_archive(path, map_location=map_location)
     if header.format_version == LEGACY_FORMAT_VERSION:
         return _legacy_bundle(header, state, path)
     if state.get("format") != FORMAT or not isinstance(state.get("components"), dict) or not state["components"]:
@@ -177,7 +181,7 @@ def load_bundle(path: str | Path, map_location: Any = "cpu") -> ModelBundle:
 def _legacy_header(path: Path) -> BundleHeader:
     # Only the header-bearing fields are needed here, but they sit in the pickle: read it
     # memory-mapped so the weights stay on disk.
-    state = _torch_state(path, mmap=True)
+    state = load_torch_archive(path, mmap=True)
     if state.get("kind") not in ("inference", "training") or not isinstance(state.get("config"), dict):
         raise InputFileError(path, "not a dancegen model bundle", "use a file written by `dancegen train`")
     if state.get("format_version") != LEGACY_FORMAT_VERSION:

@@ -10,14 +10,12 @@ leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from dancegen.bundle import code_version
+from dancegen.bundle import code_version, load_torch_archive
 from dancegen.errors import InputFileError, MissingResourceError
 from dancegen.fileio import atomic_path
 
@@ -38,15 +36,8 @@ def load_training_checkpoint(path: str | Path, family: str | None = None) -> dic
     path = Path(path)
     if not path.is_file():
         raise MissingResourceError(f"{path}: training checkpoint not found (check --resume)")
-    if not zipfile.is_zipfile(path):
-        raise InputFileError(path, "not a readable checkpoint (not a torch.save archive)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputFileError(path, "refused: the file holds objects other than tensors and plain data") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
-        raise InputFileError(path, f"not a readable checkpoint ({type(error).__name__})") from None
-    if not isinstance(state, dict) or state.get("kind") != "training":
+    state = load_torch_archive(path, "checkpoint")
+    if state.get("kind") != "training":
         raise InputFileError(path, "is not a training checkpoint", "resume from a run's last.ckpt")
     if state.get("format_version") != TRAINING_FORMAT_VERSION:
         raise InputFileError(path, f"training checkpoint format {state.get('format_version')} is not supported",
