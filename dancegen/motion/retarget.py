@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import roma
 import torch
 import torch.nn.functional as F
 import yaml
@@ -48,7 +47,14 @@ from dancegen.config import StrictConfig, format_validation_error, load_config
 from dancegen.errors import ArgumentError, InputFileError
 from dancegen.motion.motion import Motion
 from dancegen.skeleton.fk import forward_kinematics, global_to_local_rotations
-from dancegen.skeleton.rotations import axis_angle_to_matrix, matrix_to_quat, quat_canonical, quat_to_matrix, rotation_between
+from dancegen.skeleton.rotations import (
+    axis_angle_to_matrix,
+    matrix_to_quat,
+    nearest_rotation,
+    quat_canonical,
+    quat_to_matrix,
+    rotation_between,
+)
 from dancegen.skeleton.smpl import SMPL24_JOINT_NAMES, smpl24
 from dancegen.skeleton.tree import Skeleton
 
@@ -312,7 +318,7 @@ def _aim(prior: Tensor, rest: Tensor, direction: Tensor) -> Tensor:
 def _wahba(rest: Tensor, directions: Tensor, prior: Tensor) -> Tensor:
     """Rotation best taking unit `rest` (K, 3) onto unit `directions` (T, K, 3), near `prior`."""
     fit = torch.einsum("tki,kj->tij", _unit(directions), _unit(rest)) + PRIOR_WEIGHT * prior
-    return roma.special_procrustes(fit)
+    return nearest_rotation(fit)
 
 
 def _reach(start: Tensor, direction: Tensor, centre: Tensor, radius: Tensor) -> Tensor:
@@ -327,7 +333,7 @@ def _reach(start: Tensor, direction: Tensor, centre: Tensor, radius: Tensor) -> 
 
 def _mean_rotation(rotations: Tensor) -> Tensor:
     """Chordal L2 mean of rotations (N, 3, 3): the rotation nearest their average matrix."""
-    return roma.special_procrustes(rotations.mean(dim=0))
+    return nearest_rotation(rotations.mean(dim=0))
 
 
 def _remove_twist_flips(skeleton: Skeleton, rotations: Tensor, axes: dict[int, Tensor]) -> Tensor:

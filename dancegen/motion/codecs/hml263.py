@@ -35,7 +35,6 @@ not encoded and decode at rest.
 from __future__ import annotations
 
 import numpy as np
-import roma
 import torch
 
 from dancegen.errors import ArgumentError
@@ -51,7 +50,14 @@ from dancegen.motion.codecs.base import (
     rotate_about_y,
 )
 from dancegen.motion.motion import Motion
-from dancegen.skeleton.rotations import matrix_to_quat, matrix_to_rot6d, quat_to_matrix, rot6d_to_matrix, yaw_matrix
+from dancegen.skeleton.rotations import (
+    matrix_to_quat,
+    matrix_to_rot6d,
+    nearest_rotation,
+    quat_to_matrix,
+    rot6d_to_matrix,
+    yaw_matrix,
+)
 from dancegen.skeleton.smpl import SMPL24_JOINT_NAMES, SMPL24_PARENTS
 from dancegen.skeleton.tree import Skeleton
 
@@ -179,7 +185,7 @@ class Hml263Codec(TrajectoryCodec):
         root_in_facing[..., 1] = root[:, None, 1]
         arms = ric[:, [c - 1 for c in children]] - root_in_facing
         rest = torch.from_numpy(skeleton.offsets[children])
-        facing_root = roma.special_procrustes(torch.einsum("tci,cj->tij", arms, rest))
+        facing_root = nearest_rotation(torch.einsum("tci,cj->tij", arms, rest))
 
         body = torch.empty(frames, BODY_JOINTS, 3, 3, dtype=data.dtype)
         body[:, 0] = yaw_matrix(heading) @ facing_root
