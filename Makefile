@@ -9,7 +9,7 @@ VIEWER := dancegen/viewer
 VIEWER_BUILD := $(VIEWER)/build/viewer.js
 KIT    ?= ../shared/data
 
-.PHONY: demo test install system-test-deps bench default-model clean
+.PHONY: demo test install system-test-deps bench default-model lrcm-model mosaic-model clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, from its CPU wheel, then everything else held to it by the constraints file.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e '.[test]'
+	# librosa's numba functions compiled into numba's cache now, not on the first generation.
+	$(PY) -c "from dancegen.audio.features import precompile; precompile()"
 	touch $(STAMP)
 
 # three.js is bundled into the viewer once, here, so pages work offline (no CDN).
@@ -42,6 +44,13 @@ test: install system-test-deps
 # Rebuild the shipped default model from the data kit (../shared/data): pair, train, evaluate.
 default-model: install
 	$(PY) -m dancegen.recipes.gcdance_small --kit $(KIT) train.max_steps=3000 train.checkpoint_every=100
+
+# The other families' shipped models, from the same paired kit (each under an hour on 2 cores).
+lrcm-model: install
+	$(PY) -m dancegen.recipes.lrcm_small --kit $(KIT)
+
+mosaic-model: install
+	$(PY) -m dancegen.recipes.mosaic_small --kit $(KIT)
 
 bench: install
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

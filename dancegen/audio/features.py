@@ -38,6 +38,7 @@ MIN_EDGE_RATE = 10240
 # EDGE estimates the starting tempo with librosa's default rate (librosa.load's 22050 Hz).
 EDGE_TEMPO_RATE = 22050
 EDGE_BEAT_TIGHTNESS = 100
+EDGE_N_FFT = 2048  # librosa's default window for onset strength and MFCC
 MIN_FPS, MAX_FPS = 1.0, 240.0
 # GCDance: librosa.stft(y, n_fft=384, hop_length=512) at 15360 Hz: 193 frequency bins.
 GCDANCE_N_FFT = 384
@@ -109,28 +110,48 @@ def num_frames(duration: float, fps: float) -> int:
 
 
 def baseline35(audio: Audio, fps: float) -> np.ndarray:
-    """EDGE's `extract` (data/audio_extraction/baseline_features.py), column for column."""
+    """EDGE's `extract` (data/audio_extraction/baseline_features.py), column for column.
+
+    The onset envelope, onset peaks, tempo and beats come from `audio.onsets` (librosa's
+    algorithms in numpy: librosa's onset and beat modules compile numba code at import); the
+    mel spectrogram is computed once for the envelope and the MFCCs, as both use the same one.
+    """
     import librosa
+
+    from dancegen.audio import onsets
 
     sample_rate, step = _edge_rate(fps)
     data = audio.resampled(sample_rate).samples
     hop = HOP_LENGTH * step
-    envelope = librosa.onset.onset_strength(y=data, sr=sample_rate, hop_length=hop)
-    mfcc = librosa.feature.mfcc(y=data, sr=sample_rate, n_mfcc=20, hop_length=hop).T
+    mel_db = _log_mel(data, sample_rate, hop)
+    envelope = onsets.onset_strength(mel_db, EDGE_N_FFT, hop)
+    mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=20).T
     chroma = librosa.feature.chroma_cens(y=data, sr=sample_rate, hop_length=hop, n_chroma=12).T
-    peaks = librosa.onset.onset_detect(onset_envelope=envelope, sr=sample_rate, hop_length=hop)
+    peaks = onsets.onset_detect(envelope, sample_rate, hop)
     start_bpm = 120.0
     if not audio.is_silent:
-        start_bpm = float(librosa.feature.tempo(y=audio.resampled(EDGE_TEMPO_RATE).samples, sr=EDGE_TEMPO_RATE)[0])
-    _, beats = librosa.beat.beat_track(
-        onset_envelope=envelope, sr=sample_rate, hop_length=hop, start_bpm=start_bpm, tightness=EDGE_BEAT_TIGHTNESS
-    )
+        # librosa.feature.tempo(y=...) at librosa's default rate and hop
+        tempo_mel = _log_mel(audio.resampled(EDGE_TEMPO_RATE).samples, EDGE_TEMPO_RATE, HOP_LENGTH)
+        tempo_envelope = onsets.onset_strength(tempo_mel, EDGE_N_FFT, HOP_LENGTH)
+        start_bpm = onsets.tempo(tempo_envelope, EDGE_TEMPO_RATE, HOP_LENGTH)
+    beats = onsets.beat_track(envelope, sample_rate, hop, start_bpm=start_bpm, tightness=EDGE_BEAT_TIGHTNESS)
     frames = min(len(envelope), len(mfcc), len(chroma))
     features = np.concatenate(
         [envelope[:frames, None], mfcc[:frames], chroma[:frames], _one_hot(peaks, frames), _one_hot(beats, frames)],
         axis=1,
     )
     return _at_motion_frames(features, sample_rate / hop, audio.duration, fps, one_hot_columns=(33, 34))
+
+
+def _log_mel(samples: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
+    """librosa's default log-power mel spectrogram (128 mels, n_fft 2048): what its
+    `onset_strength` and `mfcc` both compute first."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(
+        y=samples, sr=sample_rate, n_fft=EDGE_N_FFT, hop_length=hop, fmax=0.5 * sample_rate
+    )
+    return librosa.power_to_db(mel)
 
 
 def _edge_rate(fps: float) -> tuple[int, int]:
@@ -259,6 +280,21 @@ def _phase(times: np.ndarray, events: np.ndarray) -> np.ndarray:
     phase[before] = (times[before] - events[0]) / (events[1] - events[0])
     phase[after] = index[-1] + (times[after] - events[-1]) / (events[-1] - events[-2])
     return phase
+
+
+PRECOMPILE_SECONDS = 2.0
+
+
+def precompile() -> dict[str, tuple[int, int]]:
+    """Compute every kind once on a short synthesized groove, so the numba functions librosa
+    still compiles (MFCC, chroma: its `util` and `core` modules) land in numba's on-disk cache.
+    `make install` runs this: otherwise the first generation after an install pays ≈ 15 CPU-s
+    of compilation. Returns each kind's feature shape."""
+    from dancegen.audio.synth import drum_pattern
+
+    samples, _ = drum_pattern(120.0, PRECOMPILE_SECONDS, sample_rate=22050)
+    audio = Audio(samples, 22050)
+    return {name: extract_features(audio, name).shape for name in FEATURE_KINDS}
 
 
 def _check_fps(fps: float) -> float:

@@ -276,11 +276,12 @@ def train_genre_classifier(
 
 # --- the shipped head ---------------------------------------------------------------------
 
-@lru_cache(maxsize=2)
 def text_encoder(name: str = ENCODER_NAME):
-    from dancegen.text import get_text_encoder
+    """The process-wide encoder (`text.shared_text_encoder`): the pipelines embed prompts with
+    the same instance, so MiniLM loads once per process."""
+    from dancegen.text import shared_text_encoder
 
-    return get_text_encoder(name)
+    return shared_text_encoder(name)
 
 
 @lru_cache(maxsize=1)

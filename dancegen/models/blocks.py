@@ -62,7 +62,12 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("inverse_frequencies", inverse, persistent=False)
 
     def forward(self, length: int, device: torch.device) -> Tensor:
-        """Unit complex rotations (length, head_dim / 2) for positions 0 … length − 1."""
+        """Unit complex rotations (length, head_dim / 2) for positions 0 … length − 1.
+
+        Complex, not real cos/sin tables: on CPU one complex multiply of a contiguous copy
+        measured 1.4 ms against 5–12 ms for the real-valued forms (strided halves, stack or flip);
+        rotating before the heads-first rearrange (no copy) gained nothing measurable.
+        """
         angles = torch.outer(torch.arange(length, device=device).float(), self.inverse_frequencies.to(device))
         return torch.polar(torch.ones_like(angles), angles)
 
@@ -71,6 +76,8 @@ def apply_rotary(x: Tensor, rotations: Tensor) -> Tensor:
     """Rotate the first `rotations.shape[0]` positions of x (B, H, N, d); later positions (the
     memory's genre and time tokens, which have no place in time) stay as they are."""
     length, tokens = rotations.shape[0], x.shape[-2]
+    if length == 0:
+        return x
     if tokens > length:
         rotations = torch.cat([rotations, rotations.new_ones(tokens - length, rotations.shape[1])])
     pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2).contiguous())
@@ -93,12 +100,29 @@ class Attention(nn.Module):
         self.to_kv = nn.Linear(context_dim or dim, 2 * dim)
         self.to_out = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, context: Tensor | None = None, rotary: Tensor | None = None) -> Tensor:
+    def keys_values(self, context: Tensor, rotary: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(keys, values) (B, H, N, d) of `context`, keys rotated: what `forward` computes from
+        it, for callers that reuse a context across calls (`context_prefix`)."""
+        k, v = rearrange(self.to_kv(context), "b n (two h d) -> two b h n d", two=2, h=self.heads)
+        return (k if rotary is None else apply_rotary(k, rotary)), v
+
+    def forward(
+        self,
+        x: Tensor,
+        context: Tensor | None = None,
+        rotary: Tensor | None = None,
+        context_prefix: tuple[Tensor, Tensor] | None = None,
+    ) -> Tensor:
+        """`context_prefix`: precomputed `keys_values` of the context's first tokens; `context`
+        then holds only the tokens after them (at the positions after them)."""
         context = x if context is None else context
         q = rearrange(self.to_q(x), "b n (h d) -> b h n d", h=self.heads)
-        k, v = rearrange(self.to_kv(context), "b n (two h d) -> two b h n d", two=2, h=self.heads)
         if rotary is not None:
-            q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
+            q = apply_rotary(q, rotary)
+        offset = 0 if context_prefix is None else context_prefix[0].shape[-2]
+        k, v = self.keys_values(context, None if rotary is None else rotary[offset:])
+        if context_prefix is not None:
+            k, v = torch.cat([context_prefix[0], k], dim=-2), torch.cat([context_prefix[1], v], dim=-2)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.to_out(rearrange(out, "b h n d -> b n (h d)"))
 
@@ -153,9 +177,13 @@ class FiLMDecoderLayer(nn.Module):
         cond: Tensor,
         ff_cond: Tensor | None = None,
         rotary: Tensor | None = None,
+        memory_prefix: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
+        """`memory_prefix`: the cross-attention's precomputed keys/values of the memory's first
+        tokens (`Attention.keys_values`); `memory` then holds only the tokens after them."""
         x = x + self.dropout(self.film_self(self.self_attention(self.norm_self(x), rotary=rotary), cond))
-        x = x + self.dropout(self.film_cross(self.cross_attention(self.norm_cross(x), memory, rotary=rotary), cond))
+        attended = self.cross_attention(self.norm_cross(x), memory, rotary=rotary, context_prefix=memory_prefix)
+        x = x + self.dropout(self.film_cross(attended, cond))
         ff_cond = cond if ff_cond is None else ff_cond
         return x + self.dropout(self.film_ff(self.feed_forward(self.norm_ff(x)), ff_cond))
 

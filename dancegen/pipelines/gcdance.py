@@ -104,26 +104,27 @@ class GCDancePipeline(DancePipeline):
         weights = {**self.config.sampling.guidance, **request.guidance}
         steps, eta = self.schedule(request.steps)
         seed = secrets.randbelow(2**31) if request.seed is None else int(request.seed)
-        sampled = sample_sequence(
-            self.diffusion,
-            self.network,
-            plan=WindowPlan.from_seconds(
-                frames, self.fps, self.config.sampling.window_seconds, self.config.sampling.overlap_seconds
-            ),
-            dim=self.codec.dim,
-            frame_conditions={"music": features},
-            sequence_conditions={"text": self.text_embedding(choice)},
-            order=MODALITIES,
-            weights=weights,
-            known=known,
-            mask=mask,
-            steps=steps,
-            eta=eta,
-            generator=torch.Generator(device=self.device).manual_seed(seed),
-            chunk_size=self.config.sampling.chunk_size,
-            stitching=self.config.sampling.stitching,
-            progress=progress,
-        )
+        with self.network.step_cache():  # music tokens and their keys/values: once, not per step
+            sampled = sample_sequence(
+                self.diffusion,
+                self.network,
+                plan=WindowPlan.from_seconds(
+                    frames, self.fps, self.config.sampling.window_seconds, self.config.sampling.overlap_seconds
+                ),
+                dim=self.codec.dim,
+                frame_conditions={"music": features},
+                sequence_conditions={"text": self.text_embedding(choice)},
+                order=MODALITIES,
+                weights=weights,
+                known=known,
+                mask=mask,
+                steps=steps,
+                eta=eta,
+                generator=torch.Generator(device=self.device).manual_seed(seed),
+                chunk_size=self.config.sampling.chunk_size,
+                stitching=self.config.sampling.stitching,
+                progress=progress,
+            )
 
         motion = self.codec.decode(self.motion_normalizer.inverse(sampled.double().cpu().numpy()), self.fps)
         if constraints is not None:

@@ -36,6 +36,10 @@ from dancegen.sampling.inpainting import Inpainting
 Tensor = torch.Tensor
 Stitching = Literal["consensus", "edge"]
 STITCHINGS = ("consensus", "edge")
+# Windows per network pass when the config sets none: one giant batch over a 10-min song made the
+# kernel handle 26 M page faults; passes of 64 gave 0.71x the CPU time and 2/3 of the memory
+# with the same output (the speed issue's measurements). Shorter songs fit in one pass anyway.
+MAX_WINDOWS_PER_PASS = 64
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,7 @@ def sample_sequence(
     sequence_conditions: one vector per sequence (C,) such as the genre embedding, or None.
     known, mask: optional (T, dim) inpainting constraint over the whole sequence.
     stitching: "consensus" or "edge" (see the module docstring).
+    chunk_size: network inputs per pass (windows × guidance passes); None: MAX_WINDOWS_PER_PASS.
     """
     if stitching not in STITCHINGS:
         raise ArgumentError("sampling.stitching", f"unknown stitching {stitching!r}", f"use one of {', '.join(STITCHINGS)}")
@@ -187,7 +192,7 @@ def sample_sequence(
     for name, value in sequence_conditions.items():
         if value is not None:
             conditions[name] = value.reshape(1, -1).expand(count, -1)
-    model_fn = guided(denoiser, conditions, weights or {}, order, chunk_size)
+    model_fn = guided(denoiser, conditions, weights or {}, order, chunk_size or MAX_WINDOWS_PER_PASS)
     device = next(iter(conditions.values())).device if conditions else torch.device("cpu")
     inpainting = mask is not None and known is not None and bool(mask.any())
     if stitching == "edge":
