@@ -26,7 +26,7 @@ from typing import Callable, Literal, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from dancegen.errors import ArgumentError
+from dancegen.errors import ArgumentError, DanceGenError
 from dancegen.sampling.schedules import NoiseSchedule, make_schedule
 
 Tensor = torch.Tensor
@@ -76,10 +76,12 @@ class GaussianDiffusion:
             + _per_sample(self._sqrt_one_minus_alpha, timesteps, clean) * noise
         )
 
-    def training_example(self, clean: Tensor, generator: torch.Generator | None = None) -> TrainingExample:
-        """Uniform timesteps and Gaussian noise for a batch of clean motions (B, T, D)."""
+    def training_example(self, clean: Tensor, generator: torch.Generator | None = None,
+                         num_timesteps: int | None = None) -> TrainingExample:
+        """Uniform timesteps (from the first `num_timesteps`, default all) and Gaussian noise for
+        a batch of clean motions (B, T, D)."""
         batch = clean.shape[0]
-        timesteps = torch.randint(0, self.num_steps, (batch,), generator=generator, device=clean.device)
+        timesteps = torch.randint(0, num_timesteps or self.num_steps, (batch,), generator=generator, device=clean.device)
         noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
         noisy = self.add_noise(clean, noise, timesteps)
         target = clean if self.prediction == "x0" else noise
@@ -110,8 +112,15 @@ class GaussianDiffusion:
         t_prev: int,
         eta: float = 0.0,
         generator: torch.Generator | None = None,
+        clip_clean: float | None = None,
     ) -> Tensor:
-        """One DDIM update from timestep t to t_prev (t_prev = -1: to clean data)."""
+        """One DDIM update from timestep t to t_prev (t_prev = -1: to clean data).
+
+        `clip_clean`: clamp the clean estimate to ±clip_clean and take the noise from the
+        clamped estimate (diffusers' `clip_sample`). An ε-model's clean estimate divides by √ᾱ_t,
+        which on steep schedules (LRCM's ᾱ_T ≈ 1e-43) turns any error into a huge value; with
+        normalised features a clamp of a few standard deviations keeps the sampler on the data.
+        """
         alpha = float(self.alphas_cumprod[t])
         alpha_prev = 1.0 if t_prev == CLEAN else float(self.alphas_cumprod[t_prev])
         if self.prediction == "x0":
@@ -120,6 +129,9 @@ class GaussianDiffusion:
         else:
             noise = output
             clean = (noisy - (1 - alpha) ** 0.5 * noise) / alpha**0.5
+        if clip_clean is not None:
+            clean = clean.clamp(-clip_clean, clip_clean)
+            noise = (noisy - alpha**0.5 * clean) / (1 - alpha) ** 0.5
         # σ_t of DDIM eq. 16; η = 1 gives the DDPM posterior standard deviation.
         sigma = eta * ((1 - alpha_prev) / (1 - alpha) * (1 - alpha / alpha_prev)) ** 0.5
         direction = max(1 - alpha_prev - sigma**2, 0.0) ** 0.5
@@ -140,8 +152,9 @@ class GaussianDiffusion:
         generator: torch.Generator | None = None,
         constraints: Sequence[Constraint] = (),
         progress: bool = False,
+        clip_clean: float | None = None,
     ) -> Tensor:
-        """Run the reverse process from `noise` (B, T, D) to clean features."""
+        """Run the reverse process from `noise` (B, T, D) to clean features (`clip_clean`: see `step`)."""
         timesteps = self.sampling_timesteps(steps)
         x = noise
         for constrain in constraints:
@@ -151,9 +164,14 @@ class GaussianDiffusion:
             t = timesteps[index]
             t_prev = timesteps[index + 1] if index + 1 < len(timesteps) else CLEAN
             output = model_fn(x, torch.full((batch,), t, device=x.device, dtype=torch.long))
-            x = self.step(output, x, t, t_prev, eta, generator)
+            x = self.step(output, x, t, t_prev, eta, generator, clip_clean)
             for constrain in constraints:
                 x = constrain(x, t_prev, generator)
+        if not torch.isfinite(x).all():
+            # ε-models amplify a poor noise estimate by 1/√α_t at every step: with steep
+            # schedules (LRCM's β up to 0.7) an undertrained network diverges.
+            raise DanceGenError("sampling diverged (the motion went to infinity): the model is probably undertrained; "
+                                "train it longer or sample with DDIM (sampling.method=ddim)")
         return x
 
     def noise_to(self, clean: Tensor, t: int, generator: torch.Generator | None = None) -> Tensor:
