@@ -137,6 +137,26 @@ def pair(
     print(f"report: {out / 'pairing_report.json'}")
 
 
+@data_app.command("annotate")
+def annotate(
+    motion_dir: Path = typer.Argument(..., help="folder of motion files (npz, bvh, pkl, npy, DeepMimic txt)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where the sidecars go (default: beside the motion files)"),
+    genre_name: Optional[str] = typer.Option(None, "--genre", help="genre of the clips (default: from the kit folder)"),
+    fps: Optional[float] = typer.Option(None, "--fps", help="the motion files' true frame rate"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace existing sidecars instead of keeping their style"),
+) -> None:
+    """Detect moves in each motion file and write `<stem>.annotation.json` (global style + timed moves)."""
+    from dancegen.data.autoannotate import annotate_folder
+    from dancegen.errors import ArgumentError
+
+    if fps is not None and fps <= 0:
+        raise ArgumentError("--fps", f"must be positive, got {fps}")
+    run = annotate_folder(motion_dir, out, genre=genre_name, fps=fps, overwrite=overwrite, progress=print)
+    counts = ", ".join(f"{token} {count}" for token, count in run.counts().most_common()) or "none"
+    print(f"annotated {len(run.written)} files into {out or motion_dir}; skipped {len(run.skipped)}")
+    print(f"moves     {counts}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `dancegen data info|annotation|genre|train-genre-classifier|pair` to the app."""
+    """Add `dancegen data info|annotation|annotate|genre|train-genre-classifier|pair` to the app."""
     app.add_typer(data_app, name="data")
