@@ -70,6 +70,8 @@ def generate_dance(
     reference: Path | None = None,
     lock_joints: str | None = None,
     keyframes: Path | None = None,
+    annotation: Path | None = None,
+    moves: str | None = None,
     rig: Path | None = None,
     device: str = "cpu",
     formats: list[str] | None = None,
@@ -89,12 +91,13 @@ def generate_dance(
     from dancegen.pipelines.request import GenerationRequest
 
     entry = resolve_model(model)
-    for path, option in ((reference, "--reference"), (keyframes, "--keyframes")):
+    for path, option in ((reference, "--reference"), (keyframes, "--keyframes"), (annotation, "--annotation")):
         if path is not None and not Path(path).is_file():
             raise InputFileError(path, f"{option} file not found")
     request = GenerationRequest(
         song, start=start, seconds=seconds, prompt=prompt, genre=genre, keyframes=keyframes, reference=reference,
         lock_joints=lock_joints, seed=seed, guidance=parse_guidance(guidance), steps=steps, foot_lock=foot_lock,
+        annotation=annotation, moves=moves,
     ).checked(entry.header)
     character = check_outputs(out, rig)
 
@@ -137,13 +140,21 @@ def register(app: typer.Typer) -> None:
         seconds: Optional[float] = typer.Option(None, "--seconds", help="Length to generate (default: to the end)."),
         start: float = typer.Option(0.0, "--start", help="Where in the song to start, in seconds."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: random, stored in the output)."),
-        guidance: Optional[str] = typer.Option(None, "--guidance", help="Guidance weights, e.g. music=2.5,text=3."),
+        guidance: Optional[str] = typer.Option(
+            None, "--guidance", help="Guidance weight per modality, e.g. music=2.5,text=3 (mosaic: text=4,music=1,pose=1)."
+        ),
         steps: Optional[int] = typer.Option(None, "--steps", help="Sampling steps (default: the model's)."),
         reference: Optional[Path] = typer.Option(None, "--reference", help="Motion whose locked joints are kept."),
         lock_joints: Optional[str] = typer.Option(
             None, "--lock-joints", help="upper_body, lower_body, hands or a comma list of joints (with --reference)."
         ),
         keyframes: Optional[Path] = typer.Option(None, "--keyframes", help="JSON file of (partial) poses at given times to pass through."),
+        annotation: Optional[Path] = typer.Option(
+            None, "--annotation", help="Timed moves: a dancegen/LRCM annotation JSON or LRCM's plain text (song time)."
+        ),
+        moves: Optional[str] = typer.Option(
+            None, "--moves", help='Timed moves inline, e.g. "0:08-0:12 spin; 0:20-0:24 stomp" (song time).'
+        ),
         rig: Optional[Path] = typer.Option(None, "--rig", help="Write the BVH on your own character: a BVH of its rig."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -156,7 +167,7 @@ def register(app: typer.Typer) -> None:
         summary = generate_dance(
             song, out, model=model, prompt=prompt, genre=genre, seconds=seconds, start=start, seed=seed,
             guidance=guidance, steps=steps, reference=reference, lock_joints=lock_joints, keyframes=keyframes,
-            rig=rig, device=device, quiet=quiet or as_json, foot_lock=foot_lock,
+            annotation=annotation, moves=moves, rig=rig, device=device, quiet=quiet or as_json, foot_lock=foot_lock,
         )
         if as_json:
             print(json.dumps(summary))

@@ -1,4 +1,5 @@
-"""`dancegen render`: a shareable .mp4 of a dance with its music (needs ffmpeg)."""
+"""`dancegen render`: a shareable .mp4 of a dance with its music (needs ffmpeg), or a .png
+contact sheet of frames spread over the dance (no ffmpeg needed)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def register(app: typer.Typer) -> None:
         file: MotionFile,
         music: MusicOption = None,
         music_start: MusicStartOption = 0.0,
-        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="video to write (default: ./FILE-NAME.mp4)")] = None,
+        output: Annotated[Optional[Path], typer.Option(
+            "-o", "--output", help="video (.mp4) or contact sheet (.png) to write (default: ./FILE-NAME.mp4)")] = None,
+        frames: Annotated[int, typer.Option("--frames", min=1, max=200, help="tiles of a .png contact sheet")] = 12,
         beats: BeatsOption = None,
         annotation: AnnotationOption = None,
         prompt: PromptOption = None,
@@ -33,7 +36,7 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOption = False,
         as_json: JsonOption = False,
     ) -> None:
-        """Render FILE as an H.264 .mp4 with the music, for sharing."""
+        """Render FILE as an H.264 .mp4 with the music, for sharing (or a .png contact sheet)."""
         from pydantic import ValidationError
 
         from dancegen.config import format_validation_error
@@ -48,10 +51,19 @@ def register(app: typer.Typer) -> None:
         except ValidationError as error:
             raise ArgumentError("--size/--video-fps", format_validation_error(error)) from None
         video = output or Path.cwd() / f"{file.stem}.mp4"
-        if video.suffix.lower() != ".mp4":
-            raise ArgumentError(str(video), "the video must end in .mp4")
+        if video.suffix.lower() not in (".mp4", ".png"):
+            raise ArgumentError("--output", f"{video.name}: write a video (.mp4) or a contact sheet (.png)")
         motion = load_motion(file, fps=fps)
         started = time.perf_counter()
+        if video.suffix.lower() == ".png":
+            from dancegen.export import resolve_texts
+            from dancegen.export.video import contact_sheet
+
+            texts, text = resolve_texts(motion, annotation, prompt)
+            contact_sheet(motion, video, count=frames, annotation=texts, prompt=text)
+            if not quiet:
+                print(f"wrote {video} ({frames} frames of {motion.duration:.1f} s)")
+            return
         export_motion(motion, video, music=music, music_start=music_start, beats=beats, annotation=annotation,
                       prompt=prompt, video_config=config, quiet=quiet or as_json)
         seconds = time.perf_counter() - started

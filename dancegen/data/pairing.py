@@ -29,7 +29,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -443,11 +443,13 @@ def pair_folders(
     per_clip: int = 1,
     motion_fps: float | None = None,
     progress: Callable[[str], None] | None = None,
+    exclude_songs: Collection[str] = (),
 ) -> PairingRun:
     """Pair every motion file in `motion_dir` with its best-matching songs from `music_dir` and
     write a generic-folder dataset to `out_dir`: per pair the warped motion (`.npz`), the song
     segment (`.wav`), its beats (`.beats.json`), an annotation and a provenance record, plus
-    `pairing_report.json` over the run."""
+    `pairing_report.json` over the run. Songs named in `exclude_songs` (held out for
+    evaluation) are never paired."""
     from dancegen.audio import load_audio
     from dancegen.audio.io import write_wav
 
@@ -459,7 +461,7 @@ def pair_folders(
         p for p in motion_dir.iterdir() if p.suffix.lower() in MOTION_EXTENSIONS and p.is_file())
     if not motion_files:
         raise InputFileError(motion_dir, "no motion files", f"expected {', '.join(MOTION_EXTENSIONS)} files")
-    songs = [s for s in find_songs(music_dir) if len(s.beat_times)]
+    songs = [s for s in find_songs(music_dir) if len(s.beat_times) and s.name not in exclude_songs]
     if not songs:
         raise InputFileError(music_dir, "no songs with beats", f"expected audio files ({', '.join(AUDIO_EXTENSIONS)})")
     style_dir = motion_dir if motion_dir.is_dir() else motion_dir.parent

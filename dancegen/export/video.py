@@ -248,6 +248,31 @@ def render_frames(motion: Motion, config: VideoConfig | None = None, beats: Iter
         yield drawer.frame(index)
 
 
+def contact_sheet(motion: Motion, out: str | Path, count: int = 12, columns: int = 4,
+                  config: VideoConfig | None = None, beats: Iterable[float] = (), annotation: Any = None,
+                  prompt: str | None = None) -> Path:
+    """A PNG grid of `count` frames evenly spread over the dance (the video's drawing, each
+    tile stamped with its time): a glance at a whole dance, for reviews and model cards."""
+    from PIL import Image, ImageDraw
+
+    config = config or VideoConfig(width=480, height=360)
+    if config.fps is not None:
+        motion = motion.resample(config.fps)
+    style, spans = prompt_texts(annotation, prompt)
+    drawer = _FrameDrawer(motion, config, list(beats), style, spans)
+    indices = np.unique(np.linspace(0, motion.num_frames - 1, max(1, count)).round().astype(int))
+    rows = -(-len(indices) // columns)
+    sheet = Image.new("RGB", (columns * config.width, rows * config.height), BACKGROUND)
+    for tile, index in enumerate(indices):
+        image = Image.fromarray(drawer.frame(int(index)))
+        ImageDraw.Draw(image).text((config.width - 8, 8), f"{index / motion.fps:.1f} s", fill=TEXT_COLOR, anchor="ra")
+        sheet.paste(image, ((tile % columns) * config.width, (tile // columns) * config.height))
+    out = Path(out)
+    with atomic_path(out) as temporary:
+        sheet.save(temporary, format="PNG")
+    return out
+
+
 # --- encoding -----------------------------------------------------------------------------
 
 def find_ffmpeg() -> str:

@@ -54,6 +54,8 @@ class DancePipeline(ABC):
         request = music if isinstance(music, GenerationRequest) else GenerationRequest(music, **options)
         request = request.checked(self.header)
         motion = self.generate(request, progress=progress)
+        if request.annotation is not None:  # the viewer shows each span at its time
+            motion.metadata["annotation"] = request.annotation.to_dict()
         return lock_planted_feet(motion, request) if request.foot_lock else motion
 
     @abstractmethod

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from dancegen.errors import ArgumentError, InputFileError
 
 if TYPE_CHECKING:
     from dancegen.bundle import BundleHeader
+    from dancegen.data.annotations import Annotation
     from dancegen.motion.motion import Motion
     from dancegen.sampling.editing import Keyframe
 
@@ -45,7 +46,11 @@ class GenerationRequest:
     seconds: float | None = None  # None: to the end of the music
     prompt: str | None = None
     genre: str | None = None
-    annotation: Any = None  # timed local text (families that support it)
+    # Timed local text (families that support it): an annotation file or `Annotation`, in song
+    # time, and/or `moves`, the inline form ("0:08-0:12 spin; 0:20-0:24 stomp"). `checked`
+    # merges them and cuts them to the span: the family gets one `Annotation` in span time.
+    annotation: "Path | Annotation | None" = None
+    moves: str | None = None
     keyframes: Path | Sequence["Keyframe"] | None = None
     reference: "Path | Motion | None" = None
     lock_joints: str | Sequence[str] | None = None
@@ -62,7 +67,7 @@ class GenerationRequest:
     def __post_init__(self) -> None:
         if isinstance(self.music, str):
             object.__setattr__(self, "music", Path(self.music))
-        for name in ("keyframes", "reference"):
+        for name in ("keyframes", "reference", "annotation"):
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, Path(getattr(self, name)))
 
@@ -74,7 +79,7 @@ class GenerationRequest:
         request.check_arguments()
         request.check_capabilities(model_capabilities(header), header)
         request = request.with_span(header.fps)
-        return request.with_edits(header)
+        return request.with_timed_text().with_edits(header)
 
     # --- the checks, in the order they run -------------------------------------------------
 
@@ -101,8 +106,10 @@ class GenerationRequest:
 
         asked = {"text": ("--prompt", self.prompt), "genre": ("--genre", self.genre),
                  "timed_text": ("--annotation", self.annotation), "keyframes": ("--keyframes", self.keyframes),
+                 "moves": ("--moves", self.moves),
                  "locked_joints": ("--lock-joints", self.lock_joints)}
         for capability, (option, value) in asked.items():
+            capability = "timed_text" if capability == "moves" else capability
             if value is not None and not getattr(supports, capability):
                 raise ArgumentError(option, f"model {header.name!r} ({header.family}) does not support {capability.replace('_', ' ')}",
                                     "leave it out or choose another --model (`dancegen models` lists what each supports)")
@@ -125,6 +132,28 @@ class GenerationRequest:
         check_span(self.start, self.seconds, duration, self.music if isinstance(self.music, Path) else None)
         span = (self.seconds if self.seconds is not None else duration - self.start)
         return replace(self, music_seconds=duration, frames=max(1, int(math.ceil(span * fps - 1e-9))))
+
+    def with_timed_text(self) -> "GenerationRequest":
+        """The annotation file read, the inline moves parsed, both merged, checked against the
+        song's length and cut to the span (times then count from `start`)."""
+        if self.annotation is None and self.moves is None:
+            return self
+        from dancegen.data.annotations import Annotation, read_annotation
+        from dancegen.data.moves import merge_annotation, parse_moves
+
+        annotation = self.annotation
+        if isinstance(annotation, Path):
+            if not annotation.is_file():
+                raise InputFileError(annotation, "--annotation file not found")
+            annotation = read_annotation(annotation, duration=self.music_seconds)
+        elif annotation is not None:
+            if not isinstance(annotation, Annotation):
+                raise ArgumentError("annotation", f"must be an annotation file or an Annotation, got {type(annotation).__name__}")
+            annotation = annotation.validate(self.music_seconds, "annotation")
+        moves = parse_moves(self.moves, duration=self.music_seconds) if self.moves is not None else None
+        merged = merge_annotation(annotation, None, moves)
+        end = self.music_seconds if self.seconds is None else self.start + self.seconds
+        return replace(self, annotation=merged.window(self.start, end))
 
     def with_edits(self, header: "BundleHeader") -> "GenerationRequest":
         """Keyframes read and placed in the span, the reference motion read, joints resolved."""

@@ -47,10 +47,24 @@ def test_render_quiet_without_music(dance, tmp_path, capsys):
 @pytest.mark.parametrize("extra, message", [
     (["--size", "big"], "--size: 'big' is not WIDTHxHEIGHT"),
     (["--size", "65x48"], "must be even"),
-    (["-o", "clip.gif"], "must end in .mp4"),
+    (["-o", "clip.gif"], "clip.gif: write a video (.mp4) or a contact sheet (.png)"),
 ])
 def test_bad_render_arguments(dance, tmp_path, capsys, extra, message):
     source = write_glb(dance, tmp_path / "take.glb")
     status, _, err = run(["render", str(source), *extra], capsys)
     assert status == 2 and message in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take.glb"]
+
+
+def test_a_png_output_is_a_contact_sheet_of_spread_frames(dance, tmp_path, capsys):
+    from PIL import Image
+
+    source = write_glb(dance, tmp_path / "take.glb")
+    status, out, err = run(["render", str(source), "-o", str(tmp_path / "sheet.png"), "--frames", "6"], capsys)
+    assert status == 0 and err == "" and "6 frames" in out
+    sheet = Image.open(tmp_path / "sheet.png")
+    assert sheet.size == (4 * 480, 2 * 360)  # 6 tiles of the default 480x360 in rows of 4
+    tiles = [sheet.crop((x * 480, 0, x * 480 + 480, 360)) for x in range(4)] + [sheet.crop((480, 360, 960, 720))]
+    assert all(tile.getextrema() != ((0, 0), (0, 0), (0, 0)) for tile in tiles)  # every tile drawn
+    assert tiles[0].tobytes() != tiles[3].tobytes()  # different moments of the dance
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sheet.png", "take.glb"]  # no temporary left

@@ -32,6 +32,9 @@ REFERENCE_RUNS = {
     "prompt_seed0": dict(prompt="smooth salsa steps", seed=0, steps=4, seconds=6.5),
     "genre_seed1": dict(genre="salsa", seed=1, steps=4),
 }
+# Float summation differs between CPUs: the same commit gives 1.3e-6 m on one 2-core machine and
+# below 1e-6 on another, so the digest allows 10 µm, still far below any visible change.
+DIGEST_TOLERANCE_M = 1e-5
 CHECK_SECONDS = 3.0  # the budget for reporting a bad argument
 
 
@@ -55,7 +58,7 @@ def test_gcdance_output_is_unchanged(song, run):
     positions = pipeline(song, **REFERENCE_RUNS[run]).joint_positions()
     expected = np.load(REFERENCE)[run]
     assert positions.shape == expected.shape
-    assert np.abs(positions - expected).max() <= 1e-6  # metres
+    assert np.abs(positions - expected).max() <= DIGEST_TOLERANCE_M
 
 
 def legacy_copy(path: Path) -> Path:

@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from dancegen.config import FamilyConfig, StrictConfig, TrainConfig, check_modality_weights
+from dancegen.data.config import DataConfig
 from dancegen.motion.codecs.smpl6d import smpl6d_dim
 from dancegen.sampling.inbetween import InbetweenConfig
 
@@ -145,31 +146,6 @@ class SamplingConfig(StrictConfig):
     # How far keyframes reach into the frames around them (soft inpainting, then the remaining
     # correction spread out): in-betweening instead of a one-frame pop.
     inbetween: InbetweenConfig = InbetweenConfig()
-
-
-class DataConfig(StrictConfig):
-    root: Path | None = None
-    kind: str = "auto"  # auto, aistpp, finedance, motorica, folder
-    vocabulary: str = "all"  # genre vocabulary for the prompt table and the genre head
-    fps: float = Field(30.0, gt=0)
-    window_seconds: float = Field(4.0, gt=0)
-    stride_seconds: float = Field(0.5, gt=0)
-    split: str | None = "train"
-    normalizer: Literal["meanstd", "minmax"] = "minmax"  # EDGE: MinMaxScaler to [-1, 1]
-    text_encoder: str = "minilm"
-    # Tempo augmentation: every clip is also trained at these playback speeds (motion and music
-    # resampled together), so the model sees each move at several tempi. 1.0 = as paired.
-    tempo_stretch: list[float] = [1.0]
-
-    @model_validator(mode="after")
-    def _stretches_are_playback_speeds(self) -> "DataConfig":
-        if not self.tempo_stretch or any(not 0.5 <= factor <= 2.0 for factor in self.tempo_stretch):
-            raise ValueError("data.tempo_stretch: give playback speeds between 0.5 and 2.0, e.g. [0.85, 1.0, 1.18]")
-        return self
-
-    @property
-    def window_frames(self) -> int:
-        return int(round(self.window_seconds * self.fps))
 
 
 class GCDanceConfig(FamilyConfig):
