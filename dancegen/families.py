@@ -128,6 +128,26 @@ BUILTIN = (
         supports=Capabilities(text=True, genre=True, keyframes=True, locked_joints=True, inbetweening=True,
                               long_form=True, hands=True),
     ),
+    Family(
+        "lrcm",
+        "residual denoiser with audio Conformer, text cross-Conformer (global style + timed moves), "
+        "bidirectional Mamba memory for whole songs",
+        config="dancegen.models.lrcm.config:LRCMConfig",
+        pipeline="dancegen.pipelines.lrcm:LRCMPipeline",
+        task="dancegen.models.lrcm.task:LRCMTask",
+        supports=Capabilities(text=True, timed_text=True, genre=True, keyframes=True, locked_joints=True,
+                              inbetweening=True, long_form=True),
+    ),
+    Family(
+        "mosaic",
+        "DanceMosaic: residual VQ tokens, masked transformers with music and pose adapters, "
+        "multimodal guidance, token optimisation",
+        config="dancegen.models.mosaic.config:MosaicConfig",
+        pipeline="dancegen.pipelines.mosaic:MosaicPipeline",
+        task="dancegen.models.mosaic.task:MosaicTask",
+        supports=Capabilities(text=True, genre=True, keyframes=True, locked_joints=True, inbetweening=True,
+                              long_form=True),
+    ),
 )
 
 _REGISTRY: dict[str, Family] = {family.name: family for family in BUILTIN}
