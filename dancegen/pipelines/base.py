@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dancegen.bundle import BundleHeader, ModelBundle
+from dancegen.errors import ArgumentError
 from dancegen.motion.motion import Motion
 from dancegen.pipelines.request import GenerationRequest
+
+if TYPE_CHECKING:
+    from dancegen.sampling.editing import PoseConstraints
 
 
 class DancePipeline(ABC):
@@ -61,6 +65,63 @@ class DancePipeline(ABC):
     @abstractmethod
     def generate(self, request: GenerationRequest, progress: bool = False) -> Motion:
         """The family's generation for a checked request."""
+
+    # --- steps every family shares (they read `config.music`, `music_normalizer`, `skeleton`,
+    # `device` and, where the family has one, `config.sampling.inbetween`) ------------------
+
+    def music_features(self, request: GenerationRequest):
+        """Normalised (T, M) music features of the span as a tensor, T = `request.frames`."""
+        import torch
+
+        if isinstance(request.music, Path):
+            raw = self.audio_features(request.music, request.start, request.seconds)
+        else:
+            first = int(round(request.start * self.fps))
+            raw = np.asarray(request.music, dtype=np.float32)[first : first + request.frames]
+        raw = raw[: request.frames]
+        if raw.shape[1] != self.music_columns:
+            raise ArgumentError("music", f"has {raw.shape[1]} feature columns; this model takes {self.music_columns}")
+        normalised = self.music_normalizer.transform(raw.astype(np.float64)).astype(np.float32)
+        return torch.from_numpy(normalised).to(self.device)
+
+    @property
+    def music_columns(self) -> int:
+        return self.config.music.dim
+
+    def audio_features(self, path: Path, start: float, seconds: float | None) -> np.ndarray:
+        """(T, M) raw features of the song's span, of the kind the model was trained on."""
+        from dancegen.audio import load_audio
+        from dancegen.audio.features import extract_features
+
+        audio = load_audio(path, start=start, end=None if seconds is None else start + seconds)
+        return np.asarray(extract_features(audio, self.config.music.features, fps=self.fps), np.float32)
+
+    def edit_constraints(self, frames: int, request: GenerationRequest) -> "PoseConstraints | None":
+        """Locked joints from a reference motion and keyframes, as pinned poses."""
+        from dancegen.sampling.editing import PoseConstraints, resolve_joints
+
+        constraints = None
+        if request.reference is not None:
+            reference = self.reference_motion(request.reference)
+            constraints = PoseConstraints.from_reference(reference, resolve_joints(request.lock_joints, self.skeleton), frames)
+        if request.keyframes is not None:
+            inbetween = getattr(self.config.sampling, "inbetween", None)
+            pinned = PoseConstraints.from_keyframes(request.keyframes, self.skeleton, frames, self.fps, inbetween=inbetween)
+            constraints = pinned if constraints is None else constraints.merged(pinned)
+        return constraints
+
+    def reference_motion(self, reference: Motion) -> Motion:
+        """The reference on the model's skeleton (retargeted from another SMPL-24-mappable rig)
+        at the model's frame rate."""
+        if not reference.skeleton.same_topology(self.skeleton):
+            if self.skeleton.name != "smpl24":
+                raise ArgumentError(
+                    "--reference", f"is on {reference.skeleton.name!r}; this model needs {self.skeleton.name!r} motion"
+                )
+            from dancegen.motion.retarget import retarget
+
+            reference = retarget(reference, self.skeleton).motion
+        return reference.resample(self.fps)
 
 
 def lock_planted_feet(motion: Motion, request: GenerationRequest) -> Motion:

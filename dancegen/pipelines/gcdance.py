@@ -29,7 +29,7 @@ from dancegen.motion.normalize import Normalizer
 from dancegen.pipelines.base import DancePipeline
 from dancegen.pipelines.request import GenerationRequest, check_genre
 from dancegen.sampling.diffusion import make_diffusion
-from dancegen.sampling.editing import PoseConstraints, resolve_joints
+from dancegen.sampling.editing import PoseConstraints
 from dancegen.sampling.longform import WindowPlan, sample_sequence
 from dancegen.skeleton import get_skeleton
 from dancegen.text import embed_texts
@@ -148,21 +148,12 @@ class GCDancePipeline(DancePipeline):
 
     # --- the steps ------------------------------------------------------------------------
 
-    def music_features(self, request: GenerationRequest) -> torch.Tensor:
-        """Normalised (T, M) features of the span, T = `request.frames`."""
-        if isinstance(request.music, Path):
-            raw = self._audio_features(request.music, request.start, request.seconds)
-        else:
-            first = int(round(request.start * self.fps))
-            raw = np.asarray(request.music, dtype=np.float32)[first : first + request.frames]
-        if raw.shape[1] != self.config.music.total_dim:
-            raise ArgumentError(
-                "music", f"has {raw.shape[1]} feature columns; this model takes {self.config.music.total_dim}"
-            )
-        normalised = self.music_normalizer.transform(raw.astype(np.float64)).astype(np.float32)
-        return torch.from_numpy(normalised).to(self.device)
+    @property
+    def music_columns(self) -> int:
+        return self.config.music.total_dim
 
-    def _audio_features(self, path: Path, start: float, seconds: float | None) -> np.ndarray:
+    def audio_features(self, path: Path, start: float, seconds: float | None) -> np.ndarray:
+        """The hand-crafted features, then the foundation encoder's columns when configured."""
         from dancegen.audio import load_audio
         from dancegen.audio.features import extract_features
 
@@ -231,32 +222,6 @@ class GCDancePipeline(DancePipeline):
         from dancegen.data.genres import genre_prompt
 
         return genre_prompt(key)
-
-    def edit_constraints(self, frames: int, request: GenerationRequest) -> PoseConstraints | None:
-        """Locked joints from a reference motion and keyframes, as pinned poses."""
-        constraints = None
-        if request.reference is not None:
-            motion = self.reference_motion(request.reference)
-            joints = resolve_joints(request.lock_joints, self.skeleton)
-            constraints = PoseConstraints.from_reference(motion, joints, frames)
-        if request.keyframes is not None:
-            pinned = PoseConstraints.from_keyframes(request.keyframes, self.skeleton, frames, self.fps,
-                                                    inbetween=self.config.sampling.inbetween)
-            constraints = pinned if constraints is None else constraints.merged(pinned)
-        return constraints
-
-    def reference_motion(self, reference: Motion) -> Motion:
-        """The reference on the model's skeleton (retargeted if it is another SMPL-24-mappable
-        rig) at the model's frame rate."""
-        if not reference.skeleton.same_topology(self.skeleton):
-            if self.skeleton.name != "smpl24":
-                raise ArgumentError(
-                    "--reference", f"is on {reference.skeleton.name!r}; this model needs {self.skeleton.name!r} motion"
-                )
-            from dancegen.motion.retarget import retarget
-
-            reference = retarget(reference, self.skeleton).motion
-        return reference.resample(self.fps)
 
     def constraint_features(self, constraints: PoseConstraints | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """(known, blend weights) for inpainting: the pins and a soft neighbourhood around each.

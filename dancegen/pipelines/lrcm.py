@@ -24,7 +24,7 @@ import torch
 
 from dancegen.bundle import BundleHeader, ModelBundle
 from dancegen.data.annotations import Annotation
-from dancegen.errors import ArgumentError, InputFileError
+from dancegen.errors import InputFileError
 from dancegen.models.lrcm.conditions import frame_texts, global_text
 from dancegen.models.lrcm.config import MODALITIES, LRCMConfig
 from dancegen.models.lrcm.network import LRCMNetwork, epsilon_from_output, pack_text
@@ -35,7 +35,7 @@ from dancegen.pipelines.base import DancePipeline
 from dancegen.pipelines.request import GenerationRequest, check_genre
 from dancegen.sampling.autoregressive import Segment, SegmentPlan, sample_autoregressive
 from dancegen.sampling.diffusion import make_diffusion
-from dancegen.sampling.editing import PoseConstraints, resolve_joints
+from dancegen.sampling.editing import PoseConstraints
 from dancegen.sampling.guidance import guided
 from dancegen.sampling.inbetween import falloff, pin_reach
 from dancegen.sampling.inpainting import Inpainting
@@ -129,24 +129,6 @@ class LRCMPipeline(DancePipeline):
 
     # --- music and text -------------------------------------------------------------------
 
-    def music_features(self, request: GenerationRequest) -> Tensor:
-        """Normalised (T, M) features of the span, T = `request.frames`."""
-        if isinstance(request.music, Path):
-            from dancegen.audio import load_audio
-            from dancegen.audio.features import extract_features
-
-            end = None if request.seconds is None else request.start + request.seconds
-            audio = load_audio(request.music, start=request.start, end=end)
-            raw = np.asarray(extract_features(audio, self.config.music.features, fps=self.fps), np.float32)
-        else:
-            first = int(round(request.start * self.fps))
-            raw = np.asarray(request.music, dtype=np.float32)[first : first + request.frames]
-        if raw.shape[1] != self.config.music.dim:
-            raise ArgumentError("music", f"has {raw.shape[1]} feature columns; this model takes {self.config.music.dim}")
-        raw = raw[: request.frames]
-        normalised = self.music_normalizer.transform(raw.astype(np.float64)).astype(np.float32)
-        return torch.from_numpy(normalised).to(self.device)
-
     def embed(self, texts: list[str]) -> Tensor:
         embeddings = embed_texts(texts, self.text_encoder, self.config.network.text_dim)
         return torch.from_numpy(embeddings).to(self.device)
@@ -189,26 +171,6 @@ class LRCMPipeline(DancePipeline):
         return moves.window(request.start, end) if moves.spans else None
 
     # --- edits --------------------------------------------------------------------------
-
-    def edit_constraints(self, frames: int, request: GenerationRequest) -> PoseConstraints | None:
-        """Locked joints from a reference motion and keyframes, as pinned poses."""
-        constraints = None
-        if request.reference is not None:
-            reference = self.reference_motion(request.reference)
-            constraints = PoseConstraints.from_reference(reference, resolve_joints(request.lock_joints, self.skeleton), frames)
-        if request.keyframes is not None:
-            pinned = PoseConstraints.from_keyframes(request.keyframes, self.skeleton, frames, self.fps,
-                                                    inbetween=self.config.sampling.inbetween)
-            constraints = pinned if constraints is None else constraints.merged(pinned)
-        return constraints
-
-    def reference_motion(self, reference: Motion) -> Motion:
-        """The reference on SMPL-24 (retargeted from another mappable rig) at the model's rate."""
-        if not reference.skeleton.same_topology(self.skeleton):
-            from dancegen.motion.retarget import retarget
-
-            reference = retarget(reference, self.skeleton).motion
-        return reference.resample(self.fps)
 
     def constraint_features(self, constraints: PoseConstraints | None) -> tuple[Tensor | None, Tensor | None]:
         """(known, blend weights) on the model's normalised feature layout. The normaliser is

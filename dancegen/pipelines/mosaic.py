@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from dancegen.bundle import BundleHeader, ModelBundle
-from dancegen.errors import ArgumentError, InputFileError
+from dancegen.errors import InputFileError
 from dancegen.models.mosaic.config import BODY_JOINTS, MODALITIES, MosaicConfig
 from dancegen.models.mosaic.network import COMPONENTS, MosaicNetwork, dance_prompt, pose_signal
 from dancegen.motion.codecs import get_codec
@@ -32,7 +32,7 @@ from dancegen.motion.motion import Motion
 from dancegen.motion.normalize import Normalizer
 from dancegen.pipelines.base import DancePipeline
 from dancegen.pipelines.request import GenerationRequest, check_genre
-from dancegen.sampling.editing import PoseConstraints, resolve_joints
+from dancegen.sampling.editing import PoseConstraints
 from dancegen.sampling.guidance import guided_logits
 from dancegen.sampling.masked import confidence_decode, decode_long, sample_tokens
 from dancegen.sampling.token_optimisation import optimise_inputs, pose_discrepancy
@@ -114,23 +114,6 @@ class MosaicPipeline(DancePipeline):
         return motion
 
     # --- conditions -----------------------------------------------------------------------
-
-    def music_features(self, request: GenerationRequest) -> Tensor:
-        """Normalised (T, M) features of the span, T = `request.frames`."""
-        if isinstance(request.music, Path):
-            from dancegen.audio import load_audio
-            from dancegen.audio.features import extract_features
-
-            end = None if request.seconds is None else request.start + request.seconds
-            audio = load_audio(request.music, start=request.start, end=end)
-            raw = np.asarray(extract_features(audio, self.config.music.features, fps=self.fps), np.float32)
-        else:
-            first = int(round(request.start * self.fps))
-            raw = np.asarray(request.music, dtype=np.float32)[first : first + request.frames]
-        if raw.shape[1] != self.config.music.dim:
-            raise ArgumentError("music", f"has {raw.shape[1]} feature columns; this model takes {self.config.music.dim}")
-        normalised = self.music_normalizer.transform(raw.astype(np.float64)).astype(np.float32)
-        return torch.from_numpy(normalised).to(self.device)
 
     @property
     def text_encoder(self):
@@ -222,24 +205,6 @@ class MosaicPipeline(DancePipeline):
         return codes
 
     # --- edits ----------------------------------------------------------------------------
-
-    def edit_constraints(self, frames: int, request: GenerationRequest) -> PoseConstraints | None:
-        """Locked joints from a reference motion and keyframes, as pinned poses."""
-        constraints = None
-        if request.reference is not None:
-            reference = self.reference_motion(request.reference)
-            constraints = PoseConstraints.from_reference(reference, resolve_joints(request.lock_joints, self.skeleton), frames)
-        if request.keyframes is not None:
-            pinned = PoseConstraints.from_keyframes(request.keyframes, self.skeleton, frames, self.fps)
-            constraints = pinned if constraints is None else constraints.merged(pinned)
-        return constraints
-
-    def reference_motion(self, reference: Motion) -> Motion:
-        if not reference.skeleton.same_topology(self.skeleton):
-            from dancegen.motion.retarget import retarget
-
-            reference = retarget(reference, self.skeleton).motion
-        return reference.resample(self.fps)
 
     def pose_targets(self, constraints: PoseConstraints, motion: Motion) -> tuple[Tensor, Tensor]:
         """(P (1, T, 22, 3), valid (1, T, 22)): body joint positions of `motion` with the pins

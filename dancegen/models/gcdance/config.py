@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from dancegen.audio.config import MusicFeatures
 from dancegen.config import FamilyConfig, StrictConfig, TrainConfig, check_modality_weights
 from dancegen.data.config import DataConfig
 from dancegen.motion.codecs.smpl6d import smpl6d_dim
@@ -38,25 +39,12 @@ STFT_DIM = 193
 BODY_JOINTS_52 = 22
 
 
-class MusicConfig(StrictConfig):
-    features: str = "baseline35"  # a kind of dancegen.audio.features, or kinds joined by "+"
-    dim: int = Field(35, ge=1)  # columns of `features` (baseline35: 35; +beat_clock: 39)
+class MusicConfig(MusicFeatures):
+    """baseline35 (dim 35; +beat_clock: 39), plus an optional foundation encoder's columns."""
+
     foundation: str | None = None  # a foundation encoder from dancegen.audio's registry, e.g. wav2clip
     foundation_dim: int = Field(0, ge=0)
     foundation_weights: Path | None = None
-
-    @model_validator(mode="after")
-    def _dim_matches_the_features(self) -> "MusicConfig":
-        from dancegen.audio.features import feature_dim
-        from dancegen.errors import DanceGenError
-
-        try:
-            columns = feature_dim(self.features)
-        except DanceGenError as error:
-            raise ValueError(f"music.features: {error}") from None
-        if columns != self.dim:
-            raise ValueError(f"music.dim: is {self.dim} but {self.features} has {columns} columns")
-        return self
 
     @model_validator(mode="after")
     def _foundation_has_a_size(self) -> "MusicConfig":

@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from dancegen.audio.config import MusicFeatures
 from dancegen.config import FamilyConfig, StrictConfig, TrainConfig, check_modality_weights
 from dancegen.data.config import DataConfig
 from dancegen.sampling.inbetween import InbetweenConfig
@@ -29,22 +30,9 @@ SKELETON_JOINTS = {"smpl24": 24}
 PHASE_GLOBAL, PHASE_LOCAL, PHASE_MEMORY = "global", "local", "memory"
 
 
-class MusicConfig(StrictConfig):
-    features: str = "lda3"  # a kind of dancegen.audio.features, or kinds joined by "+"
-    dim: int = Field(3, ge=1)  # columns of `features`
-
-    @model_validator(mode="after")
-    def _dim_matches_the_features(self) -> "MusicConfig":
-        from dancegen.audio.features import feature_dim
-        from dancegen.errors import DanceGenError
-
-        try:
-            columns = feature_dim(self.features)
-        except DanceGenError as error:
-            raise ValueError(f"music.features: {error}") from None
-        if columns != self.dim:
-            raise ValueError(f"music.dim: is {self.dim} but {self.features} has {columns} columns")
-        return self
+class MusicConfig(MusicFeatures):
+    features: str = "lda3"
+    dim: int = 3
 
 
 class MemoryConfig(StrictConfig):

@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from dancegen.audio.config import MusicFeatures
 from dancegen.config import FamilyConfig, StrictConfig, TrainConfig, check_modality_weights
 from dancegen.data.config import DataConfig
 
@@ -27,22 +28,9 @@ STAGES = ("tokenizer", "t2m", "music_adapter", "pose_adapter", "residual")
 BODY_JOINTS = 22  # hml263 encodes the 22 SMPL body joints
 
 
-class MusicConfig(StrictConfig):
-    features: str = "baseline35"  # a kind of dancegen.audio.features (kinds joined by "+")
-    dim: int = Field(35, ge=1)
-
-    @model_validator(mode="after")
-    def _dim_matches_the_features(self) -> "MusicConfig":
-        from dancegen.audio.features import feature_dim
-        from dancegen.errors import DanceGenError
-
-        try:
-            columns = feature_dim(self.features)
-        except DanceGenError as error:
-            raise ValueError(f"music.features: {error}") from None
-        if columns != self.dim:
-            raise ValueError(f"music.dim: is {self.dim} but {self.features} has {columns} columns")
-        return self
+class MusicConfig(MusicFeatures):
+    features: str = "baseline35"
+    dim: int = 35
 
 
 class TokenizerConfig(StrictConfig):
