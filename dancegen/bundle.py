@@ -74,6 +74,21 @@ class BundleHeader:
         return {"format": FORMAT, **asdict(self)}
 
     @classmethod
+    def for_run(cls, config: Any, *, skeleton: str, genres: list[str], supports: dict[str, bool], step: int,
+                clips: int) -> "BundleHeader":
+        """The header of a bundle a training run writes: named by `train.model_name` (else
+        "<family>-<out_dir name>"), with the config, data and step it came from."""
+        from dancegen.config import config_to_dict
+
+        train = config.train
+        return cls(
+            family=config.family, name=train.model_name or f"{config.family}-{train.out_dir.name}",
+            config=config_to_dict(config), skeleton=skeleton, fps=config.data.fps, genres=list(genres),
+            supports=supports, modalities=list(config.modalities),
+            training={"steps": step, "data": str(config.data.root), "clips": clips},
+        )
+
+    @classmethod
     def from_json(cls, data: dict[str, Any], path: Path) -> "BundleHeader":
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputFileError(path, "not a dancegen model bundle", "use a file written by `dancegen train`")

@@ -23,7 +23,6 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from dancegen.bundle import BundleHeader, ModelBundle
-from dancegen.config import config_to_dict
 from dancegen.errors import ArgumentError
 from dancegen.families import Stage, get_family
 from dancegen.models.gcdance.config import TEXT_GENRE_AND_MOVES, GCDanceConfig
@@ -327,16 +326,7 @@ class GCDanceTask:
         supports = get_family(self.config.family).supports.as_dict()
         supports["hands"] = self.config.network.skeleton == "smplx52"
         supports["genre"] = supports["text"] = bool(assets["genres"])
-        header = BundleHeader(
-            family=self.config.family,
-            name=self.config.train.model_name or f"{self.config.family}-{self.config.train.out_dir.name}",
-            config=config_to_dict(self.config),
-            skeleton=self.config.network.skeleton,
-            fps=self.config.data.fps,
-            genres=list(assets["genres"]),
-            supports=supports,
-            modalities=list(self.config.modalities),
-            training={"steps": step, "data": str(self.config.data.root), "clips": len(self.data.motion)},
-        )
+        header = BundleHeader.for_run(self.config, skeleton=self.config.network.skeleton, genres=assets["genres"], supports=supports,
+                                      step=step, clips=len(self.data.motion))
         weights = {name: value.detach().cpu() for name, value in module.network.state_dict().items()}
         return ModelBundle(header, {"network": weights}, normalizers, assets)

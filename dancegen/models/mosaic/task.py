@@ -28,7 +28,6 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from dancegen.bundle import BundleHeader, ModelBundle
-from dancegen.config import config_to_dict
 from dancegen.errors import ArgumentError
 from dancegen.families import Stage, get_family
 from dancegen.models.mosaic.config import STAGES, MosaicConfig
@@ -354,17 +353,8 @@ class MosaicTask:
         normalizers = assets.pop("normalizers")
         supports = get_family(self.config.family).supports.as_dict()
         supports["genre"] = bool(assets["genres"])
-        header = BundleHeader(
-            family=self.config.family,
-            name=self.config.train.model_name or f"{self.config.family}-{self.config.train.out_dir.name}",
-            config=config_to_dict(self.config),
-            skeleton="smpl24",
-            fps=self.config.data.fps,
-            genres=list(assets["genres"]),
-            supports=supports,
-            modalities=list(self.config.modalities),
-            training={"steps": step, "data": str(self.config.data.root), "clips": len(self.data.motion)},
-        )
+        header = BundleHeader.for_run(self.config, skeleton="smpl24", genres=assets["genres"], supports=supports,
+                                      step=step, clips=len(self.data.motion))
         components = {name: {key: value.detach().cpu() for key, value in module.network.component(name).state_dict().items()}
                       for name in COMPONENTS}
         return ModelBundle(header, components, normalizers, assets)
