@@ -44,11 +44,13 @@ STEP_SINUSOIDS = 128  # LDA's diffusion-step table: 64 sines + 64 cosines
 
 
 def epsilon_from_output(output: Tensor, noisy: Tensor, signal: Tensor, kind: str) -> Tensor:
-    """ε̂ from the network's output: itself ("epsilon"), or √ᾱ·v̂ + √(1−ᾱ)·x_t ("v");
-    `signal` (B,) is ᾱ_t of each item."""
+    """ε̂ from the network's output: itself ("epsilon"), √ᾱ·v̂ + √(1−ᾱ)·x_t ("v"), or
+    (x_t − √ᾱ·x̂0)/√(1−ᾱ) ("x0"); `signal` (B,) is ᾱ_t of each item."""
     if kind == "epsilon":
         return output
     signal = signal.to(output.dtype).reshape(-1, *([1] * (output.dim() - 1)))
+    if kind == "x0":
+        return (noisy - signal.sqrt() * output) / (1.0 - signal).sqrt()
     return signal.sqrt() * output + (1.0 - signal).sqrt() * noisy
 
 

@@ -238,6 +238,8 @@ class LRCMModule(nn.Module):
         output = self.network(example.noisy, example.timesteps, {"music": music, "text": text}, drop, memory,
                               use_local=stage != PHASE_GLOBAL)
         signal = self.diffusion.alphas_cumprod.to(clean.device)[example.timesteps]
+        if self.config.diffusion.output == "x0":  # the loss on the clean motion itself
+            return lrcm_losses(output, clean, output, clean, signal, self.config.loss)
         output = epsilon_from_output(output, example.noisy, signal, self.config.diffusion.output)
         predicted = self.diffusion.predicted_clean(output, example.noisy, example.timesteps)
         return lrcm_losses(output, example.target, predicted, clean, signal, self.config.loss)

@@ -143,3 +143,16 @@ def test_paper_size_builds_and_takes_a_training_step():
     loss.backward()
     optimizer.step()
     assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("kind", ["epsilon", "v", "x0"])
+def test_every_output_kind_gives_the_true_noise_from_its_true_target(kind):
+    from dancegen.models.lrcm.network import epsilon_from_output
+
+    generator = torch.Generator().manual_seed(0)
+    clean, noise = torch.randn(3, 5, 4, generator=generator), torch.randn(3, 5, 4, generator=generator)
+    signal = torch.tensor([0.99, 0.5, 1e-3])  # ᾱ_t of each item
+    a, s = signal.sqrt().reshape(-1, 1, 1), (1 - signal).sqrt().reshape(-1, 1, 1)
+    noisy = a * clean + s * noise
+    target = {"epsilon": noise, "v": a * noise - s * clean, "x0": clean}[kind]
+    assert torch.allclose(epsilon_from_output(target, noisy, signal, kind), noise, atol=1e-5)
