@@ -154,7 +154,7 @@ def test_each_segment_starts_exactly_where_the_previous_one_was(model, song, mon
     recorded.clear()
     pipeline(song, seconds=4.0, seed=3, genre="house")
     glued = [float((output[0] - history[-1]).abs().max()) for segment, history, output in recorded if history is not None]
-    assert min(glued) > 1e-2  # a fresh segment starts wherever its noise leads
+    assert min(glued) > 10 * max(inpainted, default=1e-6)  # a fresh segment starts wherever its noise leads
 
 
 def test_seam_pins_start_on_the_previous_segment_and_fade_out():
