@@ -10,6 +10,9 @@ beats are known exactly) and, with `--kit`, the kit songs no training pair used 
   music tempo (octave-folded, `metrics.dance_quality.tempo_correlation`);
 - seam jerk, single-frame pelvis flips and mean joint speed.
 
+`--beat-sync` measures the dances as `dancegen generate` makes them by default: re-timed to
+the song (`sampling.beat_sync`); without it, the model's own timing.
+
     python benchmarks/bench_music_response.py --model gcdance-small --out out/bench_music_response.json
 """
 
@@ -55,12 +58,19 @@ def kit_songs(kit: Path, names: tuple[str, ...], seconds: float) -> list[tuple[s
     return songs
 
 
-def score(pipeline, name, song, beats, bpm, seconds, seed, genre):
-    from dancegen.metrics.dance_quality import (average_joint_speed, bas_vs_shifted, dominant_period, pelvis_flips,
-                                                seam_jerk_ratio, window_seam_frames)
+def score(pipeline, name, song, beats, bpm, seconds, seed, genre, beat_sync=False, given_beats=False):
+    from dancegen.metrics.dance_quality import (
+        average_joint_speed,
+        bas_vs_shifted,
+        dominant_period,
+        pelvis_flips,
+        seam_jerk_ratio,
+        window_seam_frames,
+    )
     from dancegen.sampling.longform import WindowPlan
 
-    dance = pipeline(song, seconds=seconds, seed=seed, genre=genre)
+    dance = pipeline(song, seconds=seconds, seed=seed, genre=genre, beat_sync=beat_sync,
+                     beats=np.asarray(beats) if given_beats else None)
     positions = dance.joint_positions()
     sampling = pipeline.config.sampling
     plan = WindowPlan.from_seconds(dance.num_frames, FPS, sampling.window_seconds, sampling.overlap_seconds)
@@ -68,7 +78,10 @@ def score(pipeline, name, song, beats, bpm, seconds, seed, genre):
     control = bas_vs_shifted(positions, beats, FPS)
     return {"song": name, "bpm": bpm, "seed": seed, "bas": control.bas, "bas_shifted": control.bas_shifted,
             "bas_margin": control.margin, "dance_period_s": dominant_period(positions, FPS),
-            "seam_jerk": seam_jerk_ratio(positions, FPS, window_seam_frames(plan.starts, plan.overlap, dance.num_frames)),
+            # Re-timed dances have their window seams elsewhere than the plan says.
+            "seam_jerk": float("nan") if beat_sync else
+            seam_jerk_ratio(positions, FPS, window_seam_frames(plan.starts, plan.overlap, dance.num_frames)),
+            "jerk_mps3": float(np.linalg.norm(np.diff(positions, 3, axis=0), axis=-1).mean() * FPS**3),
             "pelvis_flips": int(len(pelvis_flips(dance.rotations[:, 0]))), "speed_mps": average_joint_speed(positions, FPS)}
 
 
@@ -78,7 +91,7 @@ def run(args) -> dict:
     import torch
 
     from dancegen import load_pipeline
-    from dancegen.metrics.dance_quality import tempo_correlation
+    from dancegen.metrics.dance_quality import octave_error, tempo_correlation
 
     torch.set_num_threads(args.threads)
     pipeline = load_pipeline(args.model)
@@ -91,16 +104,18 @@ def run(args) -> dict:
     rows, started = [], time.perf_counter()
     for index, (name, song, beats, bpm) in enumerate(songs):
         for seed in range(args.seeds):
-            rows.append(score(pipeline, name, song, beats, bpm, args.seconds, seed, args.genres[(index + seed) % len(args.genres)]))
+            genre = args.genres[(index + seed) % len(args.genres)] if args.genres else None
+            rows.append(score(pipeline, name, song, beats, bpm, args.seconds, seed, genre, args.beat_sync, args.given_beats))
             print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}), flush=True)
     drums = [row for row in rows if row["song"].startswith("drums")]
     mean = lambda key, subset=rows: float(np.nanmean([row[key] for row in subset]))  # noqa: E731
     summary = {
-        "model": str(args.model), "stitching": pipeline.config.sampling.stitching, "dances": len(rows), "seconds_each": args.seconds,
+        "model": str(args.model), "beat_sync": args.beat_sync, "given_beats": args.given_beats, "stitching": pipeline.config.sampling.stitching, "dances": len(rows), "seconds_each": args.seconds,
         "bas": mean("bas"), "bas_shifted": mean("bas_shifted"), "bas_margin": mean("bas_margin"),
         "tempo_correlation_drums": tempo_correlation([r["bpm"] for r in drums], [r["dance_period_s"] for r in drums]),
         "seam_jerk": mean("seam_jerk"), "pelvis_flips": int(sum(r["pelvis_flips"] for r in rows)),
-        "speed_mps": mean("speed_mps"), "wall_s": round(time.perf_counter() - started, 1),
+        "octave_error_drums": float(np.nanmedian(np.abs(octave_error([r["bpm"] for r in drums], [r["dance_period_s"] for r in drums])))),
+        "speed_mps": mean("speed_mps"), "jerk_mps3": mean("jerk_mps3"), "wall_s": round(time.perf_counter() - started, 1),
     }
     return {"summary": summary, "dances": rows}
 
@@ -112,8 +127,10 @@ def main(argv=None) -> int:
     parser.add_argument("--unseen", nargs="*", default=list(DEFAULT_UNSEEN), help="kit songs no training pair used")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--genres", nargs="*", default=["salsa", "modern_ballet"])
+    parser.add_argument("--genres", nargs="*", default=["salsa", "modern_ballet"], help="none: the model's own choice")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--beat-sync", action="store_true", help="re-time to the song (`dancegen generate`'s default)")
+    parser.add_argument("--given-beats", action="store_true", help="sync to the scored beats (`generate --beats`), not detected ones")
     parser.add_argument("--stitching", choices=("consensus", "edge"), default=None, help="override the model's")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "music_response.json")
     args = parser.parse_args(argv)

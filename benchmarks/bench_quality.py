@@ -85,8 +85,10 @@ def load_model(model: str | None):
     return load_pipeline(model)
 
 
-def dance(pipeline, song: "Song", *, genre: str, seconds: float, seed: int, steps: int | None, keyframes=None):
-    return pipeline(song.audio, genre=genre, seconds=seconds, seed=seed, steps=steps, keyframes=keyframes)
+def dance(pipeline, song: "Song", *, genre: str, seconds: float, seed: int, steps: int | None, keyframes=None,
+          beat_sync: bool = False, foot_lock: bool = False):
+    return pipeline(song.audio, genre=genre, seconds=seconds, seed=seed, steps=steps, keyframes=keyframes,
+                    beat_sync=beat_sync, foot_lock=foot_lock)
 
 
 def window_starts(pipeline, frames: int) -> tuple[list[int], int] | None:
@@ -217,8 +219,9 @@ def kinetic_set_scores(generated: Sequence, real: Sequence, fps: float) -> dict[
 
 def paired_real(real: dict, songs: list[Song], beats: dict, fps: float, seconds: float) -> list[dict]:
     """Each song danced by a real held-out clip warped onto its beats (cycling the clips)."""
-    from dancegen.data.pairing import Song as PairingSong, pair_motion
     from dancegen.audio.io import audio_duration
+    from dancegen.data.pairing import Song as PairingSong
+    from dancegen.data.pairing import pair_motion
 
     results = []
     names = list(real)
@@ -282,10 +285,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             genre = GENRES[(index + take) % len(GENRES)]
             seed = args.seed + index * args.seeds + take
             tick = time.perf_counter()
-            motion = dance(pipeline, song, genre=genre, seconds=args.seconds, seed=seed, steps=args.steps)
+            motion = dance(pipeline, song, genre=genre, seconds=args.seconds, seed=seed, steps=args.steps,
+                           beat_sync=args.beat_sync, foot_lock=args.foot_lock)
             generated_positions.append(motion.joint_positions())
             bpms.append(bpm)
-            scores = motion_scores(motion, fps, window_starts(pipeline, motion.num_frames), span_beats, bpm)
+            # A re-timed dance has its window seams elsewhere than the plan says: no seam scores.
+            windows = None if args.beat_sync else window_starts(pipeline, motion.num_frames)
+            scores = motion_scores(motion, fps, windows, span_beats, bpm)
             generated_rows.append({"song": song.name, "unseen": song.unseen, "genre": genre, "seed": seed, "bpm": bpm,
                                    "generation_s": time.perf_counter() - tick, **scores})
             print(f"  {song.name} ({genre}, seed {seed}): {bpm and round(bpm)} BPM, {scores['pelvis_flips']} flips "
@@ -313,7 +319,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     real_positions = [m.joint_positions() for m in real.values()]
     report = {
         "model": str(args.model or "default"),
-        "settings": {"seconds": args.seconds, "songs": len(songs), "seeds": args.seeds, "steps": args.steps, "seed": args.seed,
+        "settings": {"beat_sync": args.beat_sync, "foot_lock": args.foot_lock, "seconds": args.seconds, "songs": len(songs), "seeds": args.seeds, "steps": args.steps, "seed": args.seed,
                      "fps": fps, "threads": args.threads, "penetration_depth_m": PENETRATION_DEPTH_M},
         "generated": summary(generated_rows, bpms) | kinetic_set_scores(generated_positions, real_positions, fps),
         "real": summary(real_rows),
@@ -379,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="dances per song (seeds seed, seed+1, ...; genres alternate)")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--threads", type=int, default=THREADS)
+    parser.add_argument("--beat-sync", action="store_true", help="re-time to the song, as `dancegen generate` does")
+    parser.add_argument("--foot-lock", action="store_true", help="foot clean-up, as `dancegen generate` does")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report")
     args = parser.parse_args(argv)
     if not (args.kit / "manifest.json").is_file():

@@ -488,7 +488,7 @@ def pair_folders(
             stem = f"{path.stem}__{song.name}"
             audio = load_audio(song.audio_path, start=pairing.offset, end=pairing.offset + pairing.duration, stems=song.stems)
             write_wav(out_dir / f"{stem}.wav", audio)
-            pairing.motion.metadata.update({"paired_with": song.name, "source": str(path)})
+            pairing.motion.metadata.update({"paired_with": song.name, "source": str(path), "glitches": motion.metadata["glitches"]})
             pairing.motion.save_npz(out_dir / f"{stem}.npz")
             moves = tuple(descriptions.get(path.stem, ()))
             write_annotation(Annotation(GlobalStyle(genre=genre, core_moves=moves)), out_dir / f"{stem}.annotation.json")
@@ -497,7 +497,8 @@ def pair_folders(
                 "created_by": "dancegen data pair",
                 "genre": genre,
                 "motion": {"path": str(path), "sha256": sha256_of(path), "skeleton": motion.skeleton.name,
-                           "retarget_error_m": retarget_error, "fps_out": fps},
+                           "retarget_error_m": retarget_error, "fps_out": fps,
+                           "glitches_repaired": motion.metadata["glitches"]},
                 "music": {"path": str(song.audio_path), "stems": [str(s) for s in song.stems],
                           "beats": song.beats_source, "bpm": song.bpm},
                 "warp": {"anchors_output_s_source_s": np.round(pairing.warp.anchors, 4).tolist()},
@@ -510,7 +511,9 @@ def pair_folders(
         raise DanceGenError(f"{motion_dir}: no clip could be paired with a song from {music_dir} "
                             f"({'; '.join(f'{c}: {w}' for c, w in skipped)})")
     run = PairingRun(pairings, skipped, out_dir)
-    report = {"summary": run.summary(), "pairs": [p.report() for p in pairings]}
+    glitches = {p.clip: p.motion.metadata.get("glitches", []) for p in pairings}
+    report = {"summary": run.summary(), "pairs": [p.report() for p in pairings],
+              "glitches_repaired": {clip: found for clip, found in glitches.items() if found}}
     atomic_write_text(out_dir / "pairing_report.json", json.dumps(report, indent=1) + "\n")
     return run
 
@@ -521,11 +524,21 @@ def _load_for_pairing(path: Path, fps: float | None, to_smpl: bool) -> tuple[Mot
 
     motion = load_motion(path, fps=fps)
     if not to_smpl or motion.skeleton.name == "smpl24":
-        return motion, None
+        return repaired(motion), None
     from dancegen.motion.retarget import retarget
 
     result = retarget(motion)
-    return result.motion, float(result.mean_error_m)
+    return repaired(result.motion), float(result.mean_error_m)
+
+
+def repaired(motion: Motion) -> Motion:
+    """The clip with its capture glitches (single-frame flips) repaired, listed in its
+    metadata["glitches"] and from there in the pair's provenance and the pairing report."""
+    from dancegen.motion.glitches import repair_glitches
+
+    motion, glitches = repair_glitches(motion)
+    motion.metadata["glitches"] = [glitch.summary() for glitch in glitches]
+    return motion
 
 
 def _write_segment_beats(path: Path, song: Song, pairing: Pairing) -> None:

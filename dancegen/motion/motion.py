@@ -20,7 +20,12 @@ import torch
 from dancegen.errors import InputFileError
 from dancegen.fileio import atomic_path
 from dancegen.skeleton.fk import skeleton_fk
-from dancegen.skeleton.rotations import quat_canonical, quat_make_continuous, quat_slerp, quat_to_matrix
+from dancegen.skeleton.rotations import (
+    quat_canonical,
+    quat_make_continuous,
+    quat_slerp,
+    quat_to_matrix,
+)
 from dancegen.skeleton.tree import Skeleton
 
 NPZ_FORMAT_VERSION = 1
@@ -124,7 +129,14 @@ class Motion:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         count = max(1, int(round(self.duration * fps)))
-        source_index = np.clip(np.arange(count) * (self.fps / fps), 0, self.num_frames - 1)
+        return self.at_frames(np.arange(count) * (self.fps / fps), fps=fps)
+
+    def at_frames(self, positions: np.ndarray, fps: float | None = None) -> "Motion":
+        """The motion read at fractional frame `positions` (clipped to the clip), one output
+        frame each: slerp for rotations, linear for translation and contacts. A time warp
+        (`sampling.beat_sync`) and a frame-rate change (`resample`) are both this."""
+        source_index = np.clip(np.asarray(positions, dtype=np.float64), 0, self.num_frames - 1)
+        count = len(source_index)
         lower = np.floor(source_index).astype(np.int64)
         upper = np.minimum(lower + 1, self.num_frames - 1)
         weight = source_index - lower
@@ -138,7 +150,7 @@ class Motion:
 
         contacts = None if self.contacts is None else lerp(self.contacts)
         return self.copy(
-            fps=float(fps),
+            fps=float(self.fps if fps is None else fps),
             rotations=quat_canonical(torch.from_numpy(rotations)).numpy(),
             root_translation=lerp(self.root_translation),
             contacts=contacts,

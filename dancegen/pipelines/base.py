@@ -12,6 +12,7 @@ import nothing from training.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from dancegen.motion.motion import Motion
 from dancegen.pipelines.request import GenerationRequest
 
 if TYPE_CHECKING:
+    from dancegen.sampling.beat_sync import BeatSyncConfig
     from dancegen.sampling.editing import PoseConstraints
 
 
@@ -57,7 +59,10 @@ class DancePipeline(ABC):
         the model's fps, or a ready `GenerationRequest`); `options` are its fields."""
         request = music if isinstance(music, GenerationRequest) else GenerationRequest(music, **options)
         request = request.checked(self.header)
-        motion = self.generate(request, progress=progress)
+        sync = self.beat_sync(request) if request.beat_sync else None
+        motion = self.generate(request if sync is None else sync.request, progress=progress)
+        if sync is not None:
+            motion = sync.finish(motion, request)
         if request.annotation is not None:  # the viewer shows each span at its time
             motion.metadata["annotation"] = request.annotation.to_dict()
         return lock_planted_feet(motion, request) if request.foot_lock else motion
@@ -110,6 +115,49 @@ class DancePipeline(ABC):
             constraints = pinned if constraints is None else constraints.merged(pinned)
         return constraints
 
+    def beat_sync(self, request: GenerationRequest) -> "BeatSync":
+        """The request to sample so that the dance follows the song's tempo, and how to put
+        its accents on the beats afterwards (`sampling.beat_sync`)."""
+        from dancegen.sampling.beat_sync import (
+            BeatSyncConfig,
+            stretch_features,
+            tempo_rate,
+        )
+
+        family_config = getattr(self, "config", None)
+        config = getattr(getattr(family_config, "sampling", None), "beat_sync", None) or BeatSyncConfig()
+        if getattr(family_config, "music", None) is None:  # e.g. a plugin family with its own music input
+            return BeatSync(request, config, skipped=f"the {self.header.family} pipeline takes no music features to stretch")
+        if not isinstance(request.music, Path):
+            return BeatSync(request, config, skipped="the music is given as features: no audio to find beats in")
+        if request.keyframes is not None or request.reference is not None:
+            return BeatSync(request, config, skipped="--keyframes and --lock-joints fix the timing")
+        beats = self.song_beats(request)
+        if len(beats) < config.min_beats:
+            return BeatSync(request, config, skipped=f"only {len(beats)} beats found in the span: no steady beat")
+        period = float(np.median(np.diff(beats)))
+        rate = tempo_rate(period, config)
+        features = stretch_features(self.audio_features(request.music, request.start, request.seconds), rate)
+        seconds = len(features) / self.fps
+        stretched = replace(
+            request, music=features, start=0.0, seconds=seconds, music_seconds=seconds, frames=len(features),
+            annotation=None if request.annotation is None else request.annotation.stretched(rate),
+        )
+        return BeatSync(stretched, config, beats=beats, rate=rate, bpm=60.0 / period, frames=request.frames)
+
+    def song_beats(self, request: GenerationRequest) -> np.ndarray:
+        """Beat times (s from the span's start): the request's (song time), or detected in the span."""
+        from dancegen.audio.beats import detect_beats_in_file, load_beats_json
+
+        end = request.start + request.seconds if request.seconds is not None else request.music_seconds
+        if request.beats is None:
+            return np.asarray(detect_beats_in_file(request.music, request.start, end).info.beat_times, np.float64)
+        given = load_beats_json(request.beats).beat_times if isinstance(request.beats, Path) else request.beats
+        given = np.asarray(given, np.float64)
+        if given.ndim != 1 or not np.isfinite(given).all():
+            raise ArgumentError("--beats", "must be a list of finite beat times in seconds")
+        return given[(given >= request.start) & (given <= end)] - request.start
+
     def reference_motion(self, reference: Motion) -> Motion:
         """The reference on the model's skeleton (retargeted from another SMPL-24-mappable rig)
         at the model's frame rate."""
@@ -122,6 +170,30 @@ class DancePipeline(ABC):
 
             reference = retarget(reference, self.skeleton).motion
         return reference.resample(self.fps)
+
+
+@dataclass
+class BeatSync:
+    """Beat sync for one request: the (stretched) `request` the family samples, and `finish`,
+    which plays the sampled motion back on the song's clock with its beats on the music's."""
+
+    request: GenerationRequest
+    config: "BeatSyncConfig"
+    beats: np.ndarray | None = None
+    rate: float = 1.0
+    bpm: float = float("nan")
+    frames: int | None = None
+    skipped: str | None = None
+
+    def finish(self, motion: Motion, original: GenerationRequest) -> Motion:
+        from dancegen.sampling.beat_sync import retime
+
+        if self.skipped is not None:
+            motion.metadata["beat_sync"] = {"skipped": self.skipped}
+            return motion
+        motion, report = retime(motion, self.beats, self.frames, self.rate, self.bpm, self.config)
+        motion.metadata.update(music=str(original.music), start=original.start, beat_sync=report.summary())
+        return motion
 
 
 def lock_planted_feet(motion: Motion, request: GenerationRequest) -> Motion:

@@ -28,7 +28,12 @@ import torch
 from pydantic import Field
 
 from dancegen.config import StrictConfig
-from dancegen.skeleton.rotations import quat_canonical, quat_conjugate, quat_multiply, quat_slerp
+from dancegen.skeleton.rotations import (
+    quat_canonical,
+    quat_conjugate,
+    quat_multiply,
+    quat_slerp,
+)
 
 NO_PIN = -1  # "no pinned frame on this side"
 # Between two pins, each one's share of the blend is its Shepard (inverse-distance) weight
@@ -42,8 +47,11 @@ SHEPARD_POWER = 1.0
 class InbetweenConfig(StrictConfig):
     """How far pinned poses reach into the frames around them (seconds; 0 = that frame only)."""
 
-    # Soft inpainting mask while sampling: the model sees the pose coming and going.
-    sampling_radius_seconds: float = Field(0.75, ge=0)
+    # Soft inpainting mask while sampling: the model sees the pose coming and going. 2 s, not
+    # 0.75: a full real pose whose heading differs from the dance's by 145° made the body jump
+    # 0.5 s before the pin at 0.75 s (4.2× the real p99 joint speed), turned smoothly at 2 s
+    # (0.33–0.63×) with the joint speed around the pins that of the unconstrained dance.
+    sampling_radius_seconds: float = Field(2.0, ge=0)
     # Correction spreading after decoding: the remaining difference fades in and out over this
     # many seconds on each side, so it adds at most π/2 · difference / window per frame.
     spread_seconds: float = Field(1.0, ge=0)

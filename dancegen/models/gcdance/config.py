@@ -21,9 +21,15 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from dancegen.audio.config import MusicFeatures
-from dancegen.config import FamilyConfig, StrictConfig, TrainConfig, check_modality_weights
+from dancegen.config import (
+    FamilyConfig,
+    StrictConfig,
+    TrainConfig,
+    check_modality_weights,
+)
 from dancegen.data.config import DataConfig
 from dancegen.motion.codecs.smpl6d import smpl6d_dim
+from dancegen.sampling.beat_sync import BeatSyncConfig
 from dancegen.sampling.inbetween import InbetweenConfig
 
 SKELETON_JOINTS = {"smpl24": 24, "smplx52": 52}
@@ -134,6 +140,7 @@ class SamplingConfig(StrictConfig):
     # How far keyframes reach into the frames around them (soft inpainting, then the remaining
     # correction spread out): in-betweening instead of a one-frame pop.
     inbetween: InbetweenConfig = InbetweenConfig()
+    beat_sync: BeatSyncConfig = BeatSyncConfig()  # tempo and accents on the song's beats
 
 
 class GCDanceConfig(FamilyConfig):

@@ -20,8 +20,14 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from dancegen.audio.config import MusicFeatures
-from dancegen.config import FamilyConfig, StrictConfig, TrainConfig, check_modality_weights
+from dancegen.config import (
+    FamilyConfig,
+    StrictConfig,
+    TrainConfig,
+    check_modality_weights,
+)
 from dancegen.data.config import DataConfig
+from dancegen.sampling.beat_sync import BeatSyncConfig
 
 MODALITIES = ("text", "music", "pose")  # guidance modalities, one weight each
 STAGES = ("tokenizer", "t2m", "music_adapter", "pose_adapter", "residual")
@@ -120,6 +126,7 @@ class SamplingConfig(StrictConfig):
     transition_seconds: float = Field(1.0, ge=0)  # ... whose seams are re-decoded from both sides
     keyframe_radius_seconds: float = Field(0.5, ge=0)  # in-betweening: tokens re-masked around keyframes
     token_optimisation: TokenOptimisationConfig = TokenOptimisationConfig()
+    beat_sync: BeatSyncConfig = BeatSyncConfig()  # tempo and accents on the song's beats
 
 
 class MosaicConfig(FamilyConfig):
