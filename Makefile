@@ -9,7 +9,7 @@ VIEWER := dancegen/viewer
 VIEWER_BUILD := $(VIEWER)/build/viewer.js
 KIT    ?= ../shared/data
 
-.PHONY: demo test install system-test-deps bench default-model lrcm-model mosaic-model clean
+.PHONY: demo test install system-test-deps fbx fbx-test-deps bench default-model lrcm-model mosaic-model clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,10 +35,25 @@ system-test-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg >/dev/null; \
 	else echo "note: chromium/ffmpeg missing and cannot be installed here; browser and video tests will skip"; fi
 
+# Blender as a Python module, for .fbx (bpy 5.0.1: Python 3.11, a 374 MB wheel, ~1 GB installed),
+# in its own environment inside .venv: bpy pins numpy < 2 and dancegen's environment keeps
+# numpy 2. dancegen runs Blender in a child process and finds this one by itself.
+BLENDER_VENV := $(VENV)/blender
+$(BLENDER_VENV)/.installed:
+	test -x $(BLENDER_VENV)/bin/python || $(PYTHON) -m venv $(BLENDER_VENV)
+	$(BLENDER_VENV)/bin/python -m pip install -q bpy==5.0.1
+	touch $@
+
+fbx: $(STAMP) $(BLENDER_VENV)/.installed
+
+# For the tests, best effort: where bpy has no wheel, the FBX tests skip, each with its reason.
+fbx-test-deps:
+	@$(MAKE) --no-print-directory fbx || echo "note: bpy (Blender) could not be installed; FBX tests will skip"
+
 demo: install
 	$(PY) -m dancegen.demo
 
-test: install system-test-deps
+test: install system-test-deps fbx-test-deps
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 # Rebuild the shipped default model from the data kit (../shared/data): pair, train, evaluate.

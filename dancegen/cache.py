@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from dancegen.errors import ArgumentError
+from dancegen.errors import ArgumentError, OutputFileError
 from dancegen.fileio import atomic_path
 
 CACHE_ENV = "DANCEGEN_CACHE"
@@ -58,10 +58,11 @@ class ArrayCache:
             with atomic_path(path) as tmp:
                 with open(tmp, "wb") as handle:
                     np.save(handle, np.asarray(array), allow_pickle=False)
-        except OSError as error:  # not writable, not a folder, disk full
+        except (OSError, OutputFileError) as error:  # not writable, not a folder, disk full
+            reason = getattr(error, "strerror", None) or str(error).rsplit(": ", 1)[-1]
             raise ArgumentError(
                 CACHE_ENV,
-                f"cannot write the cache folder {self.directory} ({error.strerror or error})",
+                f"cannot write the cache folder {self.directory} ({reason})",
                 f"set {CACHE_ENV} to a writable folder",
             ) from None
 

@@ -27,7 +27,7 @@ class StrictConfig(BaseModel):
 class TrainConfig(StrictConfig):
     """The shared training loop's settings (`dancegen.train.loop`), the same for every family."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**63 - 1)  # torch generators take 64-bit seeds
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(2e-4, gt=0)
     weight_decay: float = Field(0.02, ge=0)

@@ -46,3 +46,14 @@ def kit() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="module")
+def blender() -> str:
+    """The Python that runs Blender's FBX code (`dancegen[fbx]`); tests that need it skip without."""
+    from dancegen.motion import fbx
+
+    python = fbx.blender_python()
+    if python is None:
+        pytest.skip(f"Blender's bpy is not installed ({fbx.INSTALL_HINT})")
+    return python

@@ -28,8 +28,9 @@ ABOVE_THE_BOTTOM = (
 # from its own package and from the layers below its own (names relative to dancegen).
 LAYERS = (
     ("errors",),
-    ("fileio", "lazy"),
+    ("fileio", "lazy", "console"),
     ("", "safe_pickle", "config", "cache"),  # "" is dancegen/__init__
+    ("limits",),
     ("skeleton",),
     ("motion",),
     ("audio", "text"),
@@ -39,6 +40,7 @@ LAYERS = (
     ("catalog",),
     ("models",),
     ("pipelines", "train"),
+    ("serve",),
     ("recipes", "cli"),
     ("demo", "__main__"),
 )

@@ -19,15 +19,16 @@ How `detect_beats` works (docs/audio.md has the evaluation and the reasoning):
 
 from __future__ import annotations
 
-import json
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dancegen.audio.io import Audio
+from dancegen.audio.io import SILENCE_PEAK, STREAM_BLOCK_S, Audio
 from dancegen.errors import InputFileError
+from dancegen.limits import load_json_file
 
 # --- analysis constants ---------------------------------------------------------------------
 ANALYSIS_RATE = 22050  # Hz: librosa's default, enough bandwidth for onsets
@@ -109,11 +110,7 @@ def load_beats_json(path: str | Path) -> BeatInfo:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "beats file not found", "check the path")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        line = getattr(error, "lineno", None)
-        raise InputFileError(path, "not valid JSON", "fix or regenerate the file", line=line) from None
+    data = load_json_file(path, "beats file")  # no NaN, no numbers past float range, bounded
     if not isinstance(data, dict):
         raise InputFileError(path, "must be a JSON object with a 'beats_s' list")
     beats = _times(path, data, ("beats_s", "beats"))
@@ -147,13 +144,64 @@ def _times(path: Path, data: dict, keys: tuple[str, ...]) -> np.ndarray:
 def detect_beats(audio: Audio) -> BeatInfo:
     """Tempo, beats and downbeats of `audio`. Silent audio gives `BeatInfo(None, [], [])`."""
     if audio.is_silent:
-        return BeatInfo(None, np.zeros(0), np.zeros(0))
-    audio = audio.resampled(ANALYSIS_RATE)
-    log_mel = _log_mel(audio)
+        return _no_beats()
+    samples = audio.resampled(ANALYSIS_RATE).samples
+    step = int(STREAM_BLOCK_S * ANALYSIS_RATE)
+    return _beats_from(_Spectra.of(samples[first : first + step] for first in range(0, len(samples), step)))
+
+
+@dataclass(frozen=True)
+class BeatAnalysis:
+    """What `detect_beats_in_file` found, with the facts `dancegen audio beats` reports."""
+
+    info: BeatInfo
+    duration: float  # seconds analysed
+    is_silent: bool
+
+
+def detect_beats_in_file(path: str | Path, start: float | None = None, end: float | None = None,
+                         stems=()) -> BeatAnalysis:
+    """`detect_beats(load_audio(path, start=, end=, stems=))`, streamed: the song is decoded and
+    analysed in blocks, so an hour-long file needs a few hundred MB, not gigabytes. (Stems are
+    mixed in memory: they are the parts of one short song.)"""
+    from dancegen.audio.io import load_audio, span_duration, stream_audio
+
+    if stems:
+        audio = load_audio(path, start=start, end=end, stems=stems)
+        return BeatAnalysis(detect_beats(audio), audio.duration, audio.is_silent)
+    meter = _Meter(stream_audio(path, ANALYSIS_RATE, start, end))
+    spectra = _Spectra.of(meter)
+    duration = span_duration(path, start, end)
+    if duration is None:
+        duration = meter.samples / ANALYSIS_RATE
+    silent = meter.samples == 0 or meter.peak < SILENCE_PEAK
+    return BeatAnalysis(_no_beats() if silent else _beats_from(spectra), duration, silent)
+
+
+class _Meter:
+    """Passes blocks through, counting the samples and keeping the peak."""
+
+    def __init__(self, blocks):
+        self.blocks, self.samples, self.peak = blocks, 0, 0.0
+
+    def __iter__(self):
+        for block in self.blocks:
+            self.samples += len(block)
+            if len(block):
+                self.peak = max(self.peak, float(np.max(np.abs(block))))
+            yield block
+
+
+def _no_beats() -> BeatInfo:
+    return BeatInfo(None, np.zeros(0), np.zeros(0))
+
+
+def _beats_from(spectra: "_Spectra") -> BeatInfo:
+    log_mel = spectra.log_mel()
     onsets = _band_flux(log_mel)
     fps = ANALYSIS_RATE / ONSET_HOP
     if not np.any(onsets > 0):
-        return BeatInfo(None, np.zeros(0), np.zeros(0))
+        return _no_beats()
 
     bpm = estimate_tempo(onsets, fps, _band_flux(log_mel, BEAT_BAND_MAX_HZ))
     beats = track_beats(onsets, fps, bpm)
@@ -161,7 +209,7 @@ def detect_beats(audio: Audio) -> BeatInfo:
         times = beats / fps
         return BeatInfo(bpm, times, times[:1])
 
-    novelty = chord_change(audio, bpm)
+    novelty = _novelty(spectra.chroma(), ANALYSIS_RATE / CHROMA_HOP, bpm)
     if bpm / 2 >= HALF_TIME_MIN_BPM and _is_half_time(novelty, beats / fps):
         bpm = refine_tempo(onsets, fps, bpm / 2)
         beats = track_beats(onsets, fps, bpm)
@@ -178,23 +226,129 @@ def onset_strength(audio: Audio, max_hz: float | None = None) -> np.ndarray:
 
 
 def _log_mel(audio: Audio) -> np.ndarray:
+    samples = audio.samples
+    step = int(STREAM_BLOCK_S * ANALYSIS_RATE)
+    return _Spectra.of(samples[first : first + step] for first in range(0, len(samples), step)).log_mel()
+
+
+# --- spectra of a stream ------------------------------------------------------------------------
+
+# Floor of the power spectrum before the log (librosa.power_to_db's amin).
+POWER_FLOOR = 1e-10
+# Columns converted at a time when the whole spectrogram is transformed in place.
+_COLUMNS_PER_BLOCK = 65536
+
+
+class _FrameStream:
+    """librosa.stft(y, center=True) of a signal given in blocks: frame i covers samples
+    [i * hop - n_fft / 2, i * hop + n_fft / 2), zeros beyond both ends. Each batch of finished
+    frames' power spectrum goes to `consume` (no frame is ever held twice)."""
+
+    def __init__(self, n_fft: int, hop: int, consume):
+        self.n_fft, self.hop, self.consume = n_fft, hop, consume
+        self.buffer = np.zeros(n_fft // 2, np.float32)  # the leading zero padding
+
+    def push(self, block: np.ndarray) -> None:
+        self.buffer = np.concatenate([self.buffer, block.astype(np.float32, copy=False)])
+        self._frames()
+
+    def close(self) -> None:
+        self.buffer = np.concatenate([self.buffer, np.zeros(self.n_fft // 2, np.float32)])
+        self._frames()
+
+    def _frames(self) -> None:
+        import librosa
+
+        count = 1 + (len(self.buffer) - self.n_fft) // self.hop if len(self.buffer) >= self.n_fft else 0
+        if count <= 0:
+            return
+        used = (count - 1) * self.hop + self.n_fft
+        spectrum = librosa.stft(self.buffer[:used], n_fft=self.n_fft, hop_length=self.hop, center=False)
+        self.consume(np.abs(spectrum) ** 2)
+        self.buffer = self.buffer[count * self.hop :]
+
+
+@functools.lru_cache(maxsize=1)
+def _filter_banks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mel and chroma filter banks and the chroma's frequency mask (computed once)."""
     import librosa
 
-    mel = librosa.feature.melspectrogram(
-        y=audio.samples, sr=audio.sample_rate, n_fft=ONSET_FFT, hop_length=ONSET_HOP, n_mels=ONSET_MELS
-    )
-    return librosa.power_to_db(mel, ref=np.max, top_db=ONSET_TOP_DB)
+    mel = librosa.filters.mel(sr=ANALYSIS_RATE, n_fft=ONSET_FFT, n_mels=ONSET_MELS)
+    chroma = librosa.filters.chroma(sr=ANALYSIS_RATE, n_fft=CHROMA_FFT, tuning=0.0)
+    low = librosa.fft_frequencies(sr=ANALYSIS_RATE, n_fft=CHROMA_FFT) <= CHROMA_MAX_HZ
+    for bank in (mel, chroma, low):
+        bank.setflags(write=False)
+    return mel, chroma, low
+
+
+class _Spectra:
+    """The two spectrograms beat analysis reads, built from a stream of ANALYSIS_RATE samples:
+    the mel power spectrum (onsets) and the low-frequency chroma (chord changes)."""
+
+    def __init__(self):
+        self.mel_basis, self.chroma_basis, self.low = _filter_banks()
+        self.mel_blocks: list[np.ndarray] = []
+        self.chroma_blocks: list[np.ndarray] = []
+
+    @classmethod
+    def of(cls, blocks) -> "_Spectra":
+        spectra = cls()
+        onset_frames = _FrameStream(ONSET_FFT, ONSET_HOP, spectra._add_mel)
+        chroma_frames = _FrameStream(CHROMA_FFT, CHROMA_HOP, spectra._add_chroma)
+        for block in blocks:
+            onset_frames.push(block)
+            chroma_frames.push(block)
+        onset_frames.close()
+        chroma_frames.close()
+        return spectra
+
+    def _add_mel(self, power: np.ndarray) -> None:
+        self.mel_blocks.append((self.mel_basis @ power).astype(np.float32, copy=False))
+
+    def _add_chroma(self, power: np.ndarray) -> None:
+        import librosa
+
+        power[~self.low] = 0.0  # bass and chords only: cymbals smear the pitch classes
+        self.chroma_blocks.append(librosa.util.normalize(self.chroma_basis @ power, norm=np.inf, axis=-2))
+
+    def log_mel(self) -> np.ndarray:
+        """librosa.power_to_db(mel, ref=np.max, top_db=ONSET_TOP_DB), in place, a block at a time."""
+        mel = np.concatenate(self.mel_blocks, axis=1) if len(self.mel_blocks) != 1 else self.mel_blocks[0]
+        self.mel_blocks = []
+        reference = 10.0 * np.log10(max(POWER_FLOOR, float(mel.max())))
+        for first in range(0, mel.shape[1], _COLUMNS_PER_BLOCK):
+            block = mel[:, first : first + _COLUMNS_PER_BLOCK]
+            np.maximum(block, POWER_FLOOR, out=block)
+            np.log10(block, out=block)
+            block *= 10.0
+            block -= reference
+        np.maximum(mel, mel.max() - ONSET_TOP_DB, out=mel)
+        return mel
+
+    def chroma(self) -> np.ndarray:
+        return np.concatenate(self.chroma_blocks, axis=1)
 
 
 def _band_flux(log_mel: np.ndarray, max_hz: float | None = None) -> np.ndarray:
+    """Mean positive rise of the (band-limited) log-mel spectrum from each frame to the next,
+    computed a block of frames at a time (a whole-song difference array would be as large as
+    the spectrogram)."""
     import librosa
 
+    rows = np.arange(len(log_mel))
     if max_hz is not None:
         centres = librosa.mel_frequencies(ONSET_MELS + 2, fmax=ANALYSIS_RATE / 2)[1:-1]
-        log_mel = log_mel[centres < max_hz]
+        rows = np.flatnonzero(centres < max_hz)
+    blocks = range(0, log_mel.shape[1], _COLUMNS_PER_BLOCK)
     # Silence before the first frame, so that a hit at t = 0 counts as an onset.
-    floor = np.full((len(log_mel), 1), log_mel.min())
-    return np.maximum(np.diff(log_mel, axis=1, prepend=floor), 0.0).mean(axis=0)
+    lowest = min(float(log_mel[rows, first : first + _COLUMNS_PER_BLOCK].min()) for first in blocks)
+    previous = np.full((len(rows), 1), lowest, dtype=log_mel.dtype)
+    flux = np.empty(log_mel.shape[1])
+    for first in blocks:
+        block = log_mel[rows, first : first + _COLUMNS_PER_BLOCK]
+        flux[first : first + block.shape[1]] = np.maximum(np.diff(block, axis=1, prepend=previous), 0.0).mean(axis=0)
+        previous = block[:, -1:]
+    return flux
 
 
 def estimate_tempo(onsets: np.ndarray, fps: float, low_onsets: np.ndarray | None = None) -> float:
@@ -274,13 +428,14 @@ def track_beats(onsets: np.ndarray, fps: float, bpm: float) -> np.ndarray:
 def chord_change(audio: Audio, bpm: float) -> tuple[np.ndarray, float]:
     """(novelty, frames per second): how much the chroma of the next half beat differs from
     the previous half beat, at every chroma frame; mean 1."""
-    import librosa
+    samples = audio.resampled(ANALYSIS_RATE).samples
+    step = int(STREAM_BLOCK_S * ANALYSIS_RATE)
+    spectra = _Spectra.of(samples[first : first + step] for first in range(0, len(samples), step))
+    return _novelty(spectra.chroma(), ANALYSIS_RATE / CHROMA_HOP, bpm)
 
-    power = np.abs(librosa.stft(audio.samples, n_fft=CHROMA_FFT, hop_length=CHROMA_HOP)) ** 2
-    power[librosa.fft_frequencies(sr=audio.sample_rate, n_fft=CHROMA_FFT) > CHROMA_MAX_HZ] = 0.0
-    chroma = librosa.feature.chroma_stft(S=power, sr=audio.sample_rate, tuning=0.0)
+
+def _novelty(chroma: np.ndarray, fps: float, bpm: float) -> tuple[np.ndarray, float]:
     chroma = chroma / (chroma.sum(axis=0, keepdims=True) + 1e-9)
-    fps = audio.sample_rate / CHROMA_HOP
     width = max(1, int(round(30.0 / bpm * fps)))  # half a beat
     cumulative = np.pad(np.cumsum(chroma, axis=1), ((0, 0), (1, 0)))
     frames = chroma.shape[1]

@@ -84,7 +84,7 @@ def feature_kind(kind: str) -> FeatureKind:
     parts = kind.split("+") if isinstance(kind, str) else [kind]
     unknown = [part for part in parts if part not in FEATURE_KINDS]
     if unknown:
-        raise ArgumentError("kind", f"unknown feature kind {unknown[0]!r}",
+        raise ArgumentError("--kind", f"unknown feature kind {unknown[0]!r}",
                             f"choose from {', '.join(FEATURE_KINDS)}, or join them with '+'")
     if len(parts) == 1:
         return FEATURE_KINDS[kind]
@@ -167,7 +167,12 @@ def lda_features(audio: Audio, fps: float, chroma_bins: int) -> np.ndarray:
     """[chroma[:chroma_bins], spectral flux, beat activation] at each motion frame."""
     import librosa
 
-    from dancegen.audio.beats import ANALYSIS_RATE, ONSET_HOP, detect_beats, onset_strength
+    from dancegen.audio.beats import (
+        ANALYSIS_RATE,
+        ONSET_HOP,
+        detect_beats,
+        onset_strength,
+    )
 
     frames = num_frames(audio.duration, fps)
     times = np.arange(frames) / fps
@@ -299,7 +304,7 @@ def precompile() -> dict[str, tuple[int, int]]:
 
 def _check_fps(fps: float) -> float:
     if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not MIN_FPS <= fps <= MAX_FPS:
-        raise ArgumentError("fps", f"must be a frame rate between {MIN_FPS:g} and {MAX_FPS:g}, got {fps!r}")
+        raise ArgumentError("--fps", f"must be a frame rate between {MIN_FPS:g} and {MAX_FPS:g}, got {fps!r}")
     return float(fps)
 
 

@@ -11,18 +11,22 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
+from dancegen.console import native_stderr_silenced
 from dancegen.errors import ArgumentError, InputFileError
 from dancegen.fileio import atomic_path
+from dancegen.limits import LIMITS_ENV, limits
 
 SUPPORTED_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 # What `write_wav` stores by default: 16-bit PCM plays everywhere (browsers, DAWs, players).
 DEFAULT_WAV_SUBTYPE = "PCM_16"
 # Peak amplitude below which audio counts as silent: -80 dBFS, under 16-bit dither noise.
 SILENCE_PEAK = 1e-4
+# `stream_audio` decodes and resamples this much at a time: memory stays bounded for long songs.
+STREAM_BLOCK_S = 30.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,23 +115,58 @@ def load_audio(
 
     if len(main) == 0:
         if start:
-            raise ArgumentError("start", f"{start:g} s is at or past the end of {path}")
+            raise ArgumentError("--start", f"{start:g} s is at or past the end of {path}")
         raise InputFileError(path, "the audio has no samples (zero length)", "give a file that contains sound")
     audio = Audio(main, rate, path)
     return audio.resampled(sample_rate) if sample_rate else audio
 
 
 def audio_duration(path: str | Path) -> float:
-    """Length in seconds, from the header when libsndfile can read it (no decoding)."""
+    """Length in seconds, from the header when libsndfile can read it (no decoding); a header
+    with no channels, no sample rate or a length past the limits is an error naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise InputFileError(path, "audio file not found", "check the path")
+        raise InputFileError(path, "audio file not found" if not path.exists() else "is a folder, not an audio file",
+                             "check the path")
+    if path.stat().st_size == 0:
+        raise InputFileError(path, "the audio file is empty (0 bytes)", "give a file that contains sound")
     import soundfile
 
     try:
-        return float(soundfile.info(str(path)).duration)
-    except (RuntimeError, soundfile.LibsndfileError):
+        with native_stderr_silenced():
+            info = soundfile.info(str(path))
+    except (RuntimeError, soundfile.LibsndfileError, ZeroDivisionError, ValueError, TypeError) as error:
+        _refuse_header_problem(path, error)
         return load_audio(path).duration
+    check_audio_format(path, info.channels, info.samplerate, info.frames)
+    return float(info.duration)
+
+
+def check_audio_format(path: Path, channels: int, rate: int, frames: int | None = None) -> None:
+    """Channels, sample rate and length a song can have (`dancegen.limits`), else one line."""
+    settings = limits()
+    if channels < 1:
+        raise InputFileError(path, "the audio header declares zero channels", "re-export the file")
+    if channels > settings.max_audio_channels:
+        raise InputFileError(path, f"{channels} audio channels is more than the limit of {settings.max_audio_channels}",
+                             f"mix it down, or raise max_audio_channels ({LIMITS_ENV})")
+    if rate <= 0:
+        raise InputFileError(path, f"the audio header declares a sample rate of {rate} Hz", "re-export the file")
+    if rate > settings.max_sample_rate:
+        raise InputFileError(path, f"sample rate {rate} Hz is more than the limit of {settings.max_sample_rate}",
+                             "re-export the file at 48 kHz or less")
+    if frames is not None and frames / rate > settings.max_audio_seconds:
+        raise InputFileError(path, f"{frames / rate:.0f} s of audio is longer than the limit of "
+                             f"{settings.max_audio_seconds:.0f} s", f"cut the song, or raise max_audio_seconds ({LIMITS_ENV})")
+
+
+def _refuse_header_problem(path: Path, error: BaseException) -> None:
+    """libsndfile's complaints that mean a broken header (not merely a format it lacks)."""
+    text = str(error).lower()
+    if "channel count is zero" in text or isinstance(error, ZeroDivisionError):
+        raise InputFileError(path, "the audio header declares zero channels", "re-export the file") from None
+    if "sf_info struct incomplete" in text:
+        raise InputFileError(path, "the audio header is incomplete (no sample rate or channels)", "re-export the file") from None
 
 
 def write_wav(
@@ -169,20 +208,25 @@ def _stem_paths(path: Path, stems: Iterable[str | Path]) -> list[Path]:
 
 
 def _check_window(start: float | None, end: float | None) -> None:
+    # Named as the options that set them (`--start`, `--end`): the API shares their names.
     if start is not None and not (np.isfinite(start) and start >= 0):
-        raise ArgumentError("start", f"must be a time >= 0 s, got {start!r}")
+        raise ArgumentError("--start", f"must be a time >= 0 s, got {start!r}")
     if end is not None and not (np.isfinite(end) and end > (start or 0.0)):
-        raise ArgumentError("end", f"must be later than start ({start or 0:g} s), got {end!r}")
+        raise ArgumentError("--end", f"must be later than --start ({start or 0:g} s), got {end!r}")
 
 
-def _decode(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
-    """Mono float32 samples in [start, end) and the file's rate."""
+def _check_audio_file(path: Path) -> None:
     if not path.exists():
         raise InputFileError(path, "audio file not found", "check the path")
     if path.is_dir():
         raise InputFileError(path, "is a folder, not an audio file")
     if path.stat().st_size == 0:
         raise InputFileError(path, "the audio file is empty (0 bytes)", "give a file that contains sound")
+
+
+def _decode(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
+    """Mono float32 samples in [start, end) and the file's rate."""
+    _check_audio_file(path)
     try:
         samples, rate = _decode_soundfile(path, start, end)
     except _Undecodable:
@@ -203,18 +247,36 @@ class _Undecodable(Exception):
 def _decode_soundfile(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
     import soundfile
 
+    # libmpg123 prints "Note: Illegal Audio-MPEG-Header" lines itself, straight to fd 2.
     try:
-        with soundfile.SoundFile(str(path)) as handle:
+        with native_stderr_silenced(), soundfile.SoundFile(str(path)) as handle:
             rate = handle.samplerate
+            check_audio_format(path, handle.channels, rate, handle.frames)
             first = int(round((start or 0.0) * rate))
             last = handle.frames if end is None else min(handle.frames, int(round(end * rate)))
             if first >= handle.frames:
                 return np.zeros(0, np.float32), rate
             handle.seek(first)
-            data = handle.read(max(last - first, 0), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError, TypeError) as error:
+            data = _read_mono(handle, max(last - first, 0))
+    except (RuntimeError, soundfile.LibsndfileError, TypeError, ZeroDivisionError, ValueError) as error:
+        _refuse_header_problem(path, error)
         raise _Undecodable(_first_line(error)) from None
-    return _to_mono(data), rate
+    return data, rate
+
+
+def _read_mono(handle, frames: int) -> np.ndarray:
+    """`frames` frames from an open SoundFile, mixed to mono a block at a time (a stereo hour
+    would otherwise sit in memory twice over before the mix)."""
+    out = np.empty(frames, np.float32)
+    done = 0
+    block = max(1, int(STREAM_BLOCK_S * handle.samplerate))
+    while done < frames:
+        data = handle.read(min(block, frames - done), dtype="float32", always_2d=True)
+        if len(data) == 0:
+            break
+        out[done : done + len(data)] = _to_mono(data)
+        done += len(data)
+    return out[:done]
 
 
 def _decode_audioread(path: Path, start: float | None, end: float | None) -> tuple[np.ndarray, int]:
@@ -223,9 +285,12 @@ def _decode_audioread(path: Path, start: float | None, end: float | None) -> tup
     except ImportError:
         raise _Undecodable("audioread is not installed") from None
     try:
-        with audioread.audio_open(str(path)) as handle:
+        with native_stderr_silenced(), audioread.audio_open(str(path)) as handle:
             rate, channels = handle.samplerate, handle.channels
+            check_audio_format(path, channels, rate)
             chunks = [np.frombuffer(block, dtype="<i2") for block in handle]
+    except InputFileError:
+        raise
     except Exception as error:  # audioread raises backend-specific errors
         raise _Undecodable(_first_line(error)) from None
     data = np.concatenate(chunks).astype(np.float32) / 32768.0 if chunks else np.zeros(0, np.float32)
@@ -244,3 +309,89 @@ def _first_line(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
 
+
+# --- streaming ------------------------------------------------------------------------------
+
+
+def span_duration(path: str | Path, start: float | None = None, end: float | None = None) -> float | None:
+    """Seconds of [start, end) that `path` holds, from its header (None when libsndfile cannot
+    read the header): what `load_audio(path, start=, end=).duration` would be."""
+    import soundfile
+
+    try:
+        with native_stderr_silenced():
+            info = soundfile.info(str(path))
+    except (RuntimeError, soundfile.LibsndfileError, ZeroDivisionError, ValueError, TypeError):
+        return None
+    rate = info.samplerate
+    first = int(round((start or 0.0) * rate))
+    last = info.frames if end is None else min(info.frames, int(round(end * rate)))
+    return max(last - first, 0) / rate if rate > 0 else None
+
+
+def stream_audio(path: str | Path, sample_rate: int, start: float | None = None, end: float | None = None,
+                 block_seconds: float = STREAM_BLOCK_S) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of `path` at `sample_rate`, [start, end) seconds, about
+    `block_seconds` each: for analyses of long songs that must not hold the whole decoded file.
+
+    Same samples as `load_audio(path, sample_rate, start, end)` (soxr resamples a stream
+    exactly as it resamples the whole). Formats libsndfile cannot read are decoded whole
+    (audioread) and then given out in blocks.
+    """
+    path = Path(path)
+    _check_window(start, end)
+    _check_audio_file(path)
+    import soundfile
+
+    try:
+        with native_stderr_silenced():
+            handle = soundfile.SoundFile(str(path))
+    except (RuntimeError, soundfile.LibsndfileError, TypeError, ZeroDivisionError, ValueError) as error:
+        _refuse_header_problem(path, error)
+        audio = load_audio(path, sample_rate=sample_rate, start=start, end=end)
+        step = max(1, int(block_seconds * sample_rate))
+        for first in range(0, audio.num_samples, step):
+            yield audio.samples[first : first + step]
+        return
+    with handle:
+        rate = handle.samplerate
+        check_audio_format(path, handle.channels, rate, handle.frames)
+        first = int(round((start or 0.0) * rate))
+        last = handle.frames if end is None else min(handle.frames, int(round(end * rate)))
+        if first >= last:
+            if start:
+                raise ArgumentError("--start", f"{start:g} s is at or past the end of {path}")
+            raise InputFileError(path, "the audio has no samples (zero length)", "give a file that contains sound")
+        yield from _resampled_blocks(path, handle, first, last, sample_rate, block_seconds)
+
+
+def _resampled_blocks(path: Path, handle, first: int, last: int, sample_rate: int, block_seconds: float):
+    import soundfile
+    import soxr
+
+    rate = handle.samplerate
+    resampler = None if rate == sample_rate else soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+    handle.seek(first)
+    block = max(1, int(block_seconds * rate))
+    position = first
+    while position < last:
+        count = min(block, last - position)
+        try:
+            with native_stderr_silenced():
+                data = handle.read(count, dtype="float32", always_2d=True)
+        except (RuntimeError, soundfile.LibsndfileError) as error:
+            raise InputFileError(path, f"cannot decode audio: {_first_line(error)}", "re-export the file") from None
+        if len(data) == 0:
+            break
+        position += len(data)
+        mono = _to_mono(data)
+        if not np.all(np.isfinite(mono)):
+            raise InputFileError(path, "the audio contains NaN or infinite samples", "re-export the file")
+        final = position >= last
+        out = mono if resampler is None else resampler.resample_chunk(mono, last=final)
+        if len(out):
+            yield out.astype(np.float32, copy=False)
+    if resampler is not None and position < last:  # the file ended early: flush the resampler
+        tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+        if len(tail):
+            yield tail.astype(np.float32, copy=False)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from dancegen.cli.options import JsonOption, Output, QuietOption, quietable
+
 METRICS_HELP = "comma-separated subset of fid_k,fid_g,div_k,div_g,bas,pfc,pbc,fsr,pff,rs,lr (default: all)"
 
 
+@quietable
 def evaluate(
     generated: Path = typer.Option(..., "--generated", help="folder of generated motions (.npy joint positions, .bvh, .npz, .pkl, FineDance .npy)"),
     reference: Path = typer.Option(..., "--reference", help="folder of reference (ground-truth test) motions"),
@@ -22,18 +24,29 @@ def evaluate(
     reference_bugs: bool = typer.Option(False, "--reference-bugs", help="reproduce the reference implementations' bugs (published numbers)"),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="crop motions first (Bailando: 1200, LODGE: 1024)"),
     out: Optional[Path] = typer.Option(None, "--out", help="write the full report (with per-file values) as JSON"),
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Compute FID/Div, beat alignment, physical and freezing metrics; print a markdown table."""
+    """Compute FID/Div, beat alignment, physical and freezing metrics; print a markdown table.
+
+    --json prints the full report (what --out writes) instead of the table.
+    """
     import json
 
     from pydantic import ValidationError
 
-    from dancegen.config import format_validation_error
     from dancegen.errors import ArgumentError
     from dancegen.fileio import atomic_write_text
     from dancegen.metrics.beat_align import BAS_VARIANTS
     from dancegen.metrics.suite import (
-        METRIC_KEYS, EvaluationConfig, attach_music, evaluate as run_suite, format_markdown, load_clips,
+        METRIC_KEYS,
+        EvaluationConfig,
+        attach_music,
+        format_markdown,
+        load_clips,
+    )
+    from dancegen.metrics.suite import (
+        evaluate as run_suite,
     )
 
     if up not in ("y", "z"):
@@ -51,7 +64,10 @@ def evaluate(
     try:
         config = EvaluationConfig(**settings)
     except ValidationError as error:
-        raise ArgumentError("evaluate", format_validation_error(error)) from None
+        # Named as the option that set it: max_frames -> --max-frames.
+        first = error.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "evaluate"
+        raise ArgumentError(option, first["msg"].removeprefix("Value error, ")) from None
 
     generated_clips = load_clips(generated, fps, up, "generated motions")
     reference_clips = load_clips(reference, fps, up, "reference motions")
@@ -62,9 +78,10 @@ def evaluate(
     report = run_suite(generated_clips, reference_clips, config)
     if out is not None:
         atomic_write_text(out, json.dumps(report, indent=2) + "\n")
-    print(format_markdown(report))
+    output = Output(quiet, as_json)
+    output.result(report, format_markdown(report))
     for warning in report.get("warnings", []):
-        print(f"dancegen: warning: {warning}", file=sys.stderr)
+        output.warn(warning)
 
 
 def register(app: typer.Typer) -> None:

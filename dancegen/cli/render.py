@@ -1,18 +1,24 @@
-"""`dancegen render`: a shareable .mp4 of a dance with its music (needs ffmpeg), or a .png
-contact sheet of frames spread over the dance (no ffmpeg needed)."""
+"""`dancegen render`: a shareable .mp4 of a dance with its music, or a .png contact sheet of
+frames spread over the dance. The video is encoded by the ffmpeg binary that the
+`imageio-ffmpeg` wheel ships (`dancegen.export.video.find_ffmpeg`): no system ffmpeg needed."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from dancegen.cli.options import JsonOption, Output, QuietOption, quietable
 from dancegen.cli.view import (
-    AnnotationOption, BeatsOption, FpsOption, JsonOption, MotionFile, MusicOption, MusicStartOption, PromptOption,
-    QuietOption,
+    AnnotationOption,
+    BeatsOption,
+    FpsOption,
+    MotionFile,
+    MusicOption,
+    MusicStartOption,
+    PromptOption,
 )
 
 
@@ -20,6 +26,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
 
     @app.command()
+    @quietable
     def render(
         file: MotionFile,
         music: MusicOption = None,
@@ -53,6 +60,7 @@ def register(app: typer.Typer) -> None:
         video = output or Path.cwd() / f"{file.stem}.mp4"
         if video.suffix.lower() not in (".mp4", ".png"):
             raise ArgumentError("--output", f"{video.name}: write a video (.mp4) or a contact sheet (.png)")
+        output = Output(quiet, as_json)
         motion = load_motion(file, fps=fps)
         started = time.perf_counter()
         if video.suffix.lower() == ".png":
@@ -61,14 +69,12 @@ def register(app: typer.Typer) -> None:
 
             texts, text = resolve_texts(motion, annotation, prompt)
             contact_sheet(motion, video, count=frames, annotation=texts, prompt=text)
-            if not quiet:
-                print(f"wrote {video} ({frames} frames of {motion.duration:.1f} s)")
+            output.result({"sheet": str(video), "frames": frames, "duration_s": motion.duration},
+                          f"wrote {video} ({frames} frames of {motion.duration:.1f} s)")
             return
         export_motion(motion, video, music=music, music_start=music_start, beats=beats, annotation=annotation,
-                      prompt=prompt, video_config=config, quiet=quiet or as_json)
+                      prompt=prompt, video_config=config, quiet=not output.chatty)
         seconds = time.perf_counter() - started
-        if as_json:
-            print(json.dumps({"video": str(video), "duration_s": motion.duration, "width": width, "height": height,
-                              "render_s": round(seconds, 3)}))
-        elif not quiet:
-            print(f"wrote {video} ({motion.duration:.1f} s of dance in {seconds:.1f} s)")
+        output.result({"video": str(video), "duration_s": motion.duration, "width": width, "height": height,
+                       "render_s": round(seconds, 3)},
+                      f"wrote {video} ({motion.duration:.1f} s of dance in {seconds:.1f} s)")

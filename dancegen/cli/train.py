@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from dancegen.cli.options import JsonOption, Output, QuietOption, quietable
+
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the top-level app."""
 
     @app.command("train")
+    @quietable
     def train_command(
         overrides: Optional[list[str]] = typer.Argument(
             None, help="Config overrides such as train.max_steps=2000 data.root=/data/finedance.", show_default=False
@@ -23,8 +25,8 @@ def register(app: typer.Typer) -> None:
         ),
         resume: Optional[Path] = typer.Option(None, "--resume", help="Continue from a run's last.ckpt."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (overrides train.out_dir)."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        quiet: QuietOption = False,
+        as_json: JsonOption = False,
     ) -> None:
         """Train a model; writes config.yaml, metrics.jsonl, last.ckpt and model.pt.
 
@@ -47,7 +49,8 @@ def register(app: typer.Typer) -> None:
             run_config = load_family_config(config, settings)
         from dancegen.train.loop import train
 
-        result = train(run_config, resume=resume, progress=not quiet)
+        output = Output(quiet, as_json)
+        result = train(run_config, resume=resume, progress=output.chatty)
         last = result.history[-1] if result.history else {}
         summary = {
             "family": run_config.family,
@@ -58,8 +61,5 @@ def register(app: typer.Typer) -> None:
             "last_losses": {k: v for k, v in last.items()
                             if isinstance(v, float) and not k.startswith("weight_") and k != "lr"},
         }
-        if as_json:
-            print(json.dumps(summary))
-        else:
-            losses = ", ".join(f"{k} {v:.4g}" for k, v in summary["last_losses"].items())
-            print(f"trained {result.step} steps; model: {summary['model']}" + (f" ({losses})" if losses else ""))
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in summary["last_losses"].items())
+        output.result(summary, f"trained {result.step} steps; model: {summary['model']}" + (f" ({losses})" if losses else ""))

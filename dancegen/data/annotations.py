@@ -24,6 +24,7 @@ or a moving range; `<size> moving range` is the range; the other tokens are core
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -214,7 +215,9 @@ def parse_time(text: str) -> float:
 
 
 def _seconds(value: Any, source: str | Path, where: str) -> float:
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise InputFileError(source, f"{where}: time {value!r} is not a finite number of seconds")
         return float(value)
     if isinstance(value, str) and re.fullmatch(_TIME, value.strip()):
         return parse_time(value)
@@ -261,21 +264,41 @@ def read_annotation(path: str | Path, duration: float | None = None) -> Annotati
     """Read a `.json` sidecar or a plain-format text file and validate it (against the audio's
     `duration` when given)."""
     path = Path(path)
+    from dancegen.limits import limits, load_json_file
+
     if not path.is_file():
         raise InputFileError(path, "annotation file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputFileError(path, f"cannot read annotation: {error}") from None
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InputFileError(path, f"not valid JSON: {error.msg}", line=error.lineno) from None
-        annotation = Annotation.from_dict(data, path)
+        # Strict: no NaN, no numbers past float range, bounded size and nesting.
+        annotation = Annotation.from_dict(load_json_file(path, "annotation file"), path)
     else:
+        if path.stat().st_size > limits().max_text_file_bytes:
+            raise InputFileError(path, f"is larger than the limit of {limits().max_text_file_bytes} bytes",
+                                 "an annotation is a few lines of text (max_text_file_bytes)")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputFileError(path, f"cannot read annotation: {error}") from None
         annotation = parse_plain(text, path)
-    return annotation.validate(duration, path)
+    return cleaned(annotation, path).validate(duration, path)
+
+
+def cleaned(annotation: Annotation, source: str | Path) -> Annotation:
+    """Every token cleaned of control characters (`text.clean`); one that has no words left is
+    an error naming the file and the entry."""
+    from dancegen.text.clean import clean_tokens
+
+    style = annotation.style
+
+    def one(value: Any, where: str) -> str | None:
+        return None if value is None else clean_tokens([value], source, where)[0]
+
+    style = GlobalStyle(one(style.genre, "global genre"), one(style.expressiveness, "global expressiveness"),
+                        one(style.moving_range, "global moving_range"),
+                        clean_tokens(style.core_moves, source, "global core_moves"))
+    spans = tuple(replace(span, tokens=clean_tokens(span.tokens, source, f"local[{number}]"))
+                  for number, span in enumerate(annotation.spans, 1))
+    return replace(annotation, style=style, spans=spans)
 
 
 def write_annotation(annotation: Annotation, path: str | Path) -> None:

@@ -28,8 +28,11 @@ def parse_moves(text: str, duration: float | None = None, source: str = "--moves
 
     Bad syntax, reversed or overlapping spans and spans ending after `duration` (seconds) are
     one-line errors naming `source`."""
+    from dancegen.text.clean import has_words, strip_control
+
     spans = []
     entries = [e.strip() for e in re.split(r"[;\n]", text) if e.strip()]
+    entries = [strip_control(e) for e in entries if strip_control(e)]  # terminal escapes are no moves
     if not entries:
         raise ArgumentError(source, "is empty", MOVES_SYNTAX)
     for number, entry in enumerate(entries, 1):
@@ -40,7 +43,7 @@ def parse_moves(text: str, duration: float | None = None, source: str = "--moves
             start, end = parse_clock(match["a"]), parse_clock(match["b"])
         except TimeSyntaxError as error:
             raise ArgumentError(source, f"entry {number}: {error}", MOVES_SYNTAX) from None
-        tokens = tuple(dict.fromkeys(vocabulary.canonical(t) for t in split_tokens(match["tokens"])))
+        tokens = tuple(dict.fromkeys(vocabulary.canonical(t) for t in split_tokens(match["tokens"]) if has_words(t)))
         if not tokens:
             raise ArgumentError(source, f"entry {number} {entry[:40]!r} names no move", MOVES_SYNTAX)
         if end <= start:

@@ -10,8 +10,12 @@ that fits the skeleton into `out` as a directory:
 | `.pkl` | AIST++ `smpl_poses`, `smpl_trans`, `smpl_scaling` (SMPL-family skeletons) | `motion.formats` |
 | `.npy` | FineDance T x 315 (52-joint SMPL-X output) | `motion.formats` |
 | `.glb` | glTF 2.0: skeleton, skin, stick-figure mesh, animation | `export.gltf` |
-| `.html` | the offline web viewer page with music, beats and prompt | `viewer.page` |
+| `.html` | the offline web viewer page with music, beats, texts and downloads | `viewer.page` |
 | `.mp4` | a rendered video (by extension only: it needs ffmpeg and takes a while) | `export.video` |
+| `.fbx` | FBX take for Unity/Unreal/Maya, on SMPL with Mixamo names or on `rig` (by extension only: it needs `dancegen[fbx]`) | `export.fbx` |
+
+With `rig` given as a BVH character, `.bvh` comes back in that file's own layout (header byte for
+byte: units, OFFSETs, channel orders, joint names; `motion.bvh.write_bvh_on_rig`).
 
 Every file is written atomically; every argument is checked before the first file is written.
 """
@@ -31,8 +35,9 @@ if TYPE_CHECKING:
     from dancegen.export.video import VideoConfig
 
 MOTION_FORMATS = (".bvh", ".npz", ".pkl", ".npy", ".glb")
-ALL_FORMATS = MOTION_FORMATS + (".html", ".mp4")
-DIRECTORY_FORMATS = MOTION_FORMATS + (".html",)  # what a directory gets: everything but video
+ALL_FORMATS = MOTION_FORMATS + (".html", ".mp4", ".fbx")
+# What a directory gets: everything but video and FBX (which need ffmpeg / Blender).
+DIRECTORY_FORMATS = MOTION_FORMATS + (".html",)
 DEFAULT_NAME = "dance"
 
 
@@ -65,10 +70,23 @@ def resolve_beats(music: str | Path | None, beats: Any = None) -> np.ndarray:
         return np.asarray(getattr(beats, "beat_times", beats), dtype=np.float64).reshape(-1)
     if music is None:
         return np.zeros(0)
-    from dancegen.audio.beats import detect_beats
-    from dancegen.audio.io import load_audio
+    from dancegen.audio.beats import detect_beats_in_file
 
-    return np.asarray(detect_beats(load_audio(music)).beat_times, dtype=np.float64)
+    # Streamed: the beats of an hour-long song in bounded memory.
+    return np.asarray(detect_beats_in_file(music).info.beat_times, dtype=np.float64)
+
+
+def check_output_kind(out: str | Path) -> None:
+    """Refuse an output path of the wrong kind: an existing folder named like a file of a known
+    format (`-o page.html` where page.html is a folder), or an existing file where a folder
+    export would go."""
+    from dancegen.fileio import check_file_target, check_folder_target
+
+    out = Path(out)
+    if out.suffix.lower() in ALL_FORMATS:
+        check_file_target(out)
+    elif out.suffix == "":
+        check_folder_target(out)
 
 
 def resolve_texts(motion: Motion, annotation: Any = None, prompt: str | None = None) -> tuple[Any, str | None]:
@@ -80,8 +98,12 @@ def resolve_texts(motion: Motion, annotation: Any = None, prompt: str | None = N
         annotation = read_annotation(annotation)
     if annotation is None and isinstance(motion.metadata.get("annotation"), dict):
         annotation = Annotation.from_dict(motion.metadata["annotation"], source="motion metadata")
-    if prompt is None and isinstance(motion.metadata.get("prompt"), str):
-        prompt = motion.metadata["prompt"]
+    from dancegen.text.clean import clean_text, strip_control
+
+    if prompt is not None:  # the user's --prompt: cleaned, and it must say something
+        prompt = clean_text(prompt, "--prompt")
+    elif isinstance(motion.metadata.get("prompt"), str):
+        prompt = strip_control(motion.metadata["prompt"]) or None
     return annotation, prompt
 
 
@@ -90,13 +112,25 @@ def _writers(rig: Any, music: Any, music_start: float, beats: np.ndarray, annota
     """One writer per extension, each `(motion, path) -> None`; imports stay lazy."""
 
     def bvh(motion: Motion, path: Path) -> None:
-        from dancegen.motion.bvh import write_bvh
+        from dancegen.motion.bvh import write_bvh, write_bvh_on_rig
 
-        if rig is not None:
-            from dancegen.motion.retarget import retarget_to_rig
+        if rig is None:
+            write_bvh(motion, path)
+            return
+        from dancegen.motion.io import load_motion
+        from dancegen.motion.retarget import retarget_to_rig
 
-            motion = retarget_to_rig(motion, rig)
-        write_bvh(motion, path)
+        character = rig if isinstance(rig, Motion) else load_motion(rig)
+        motion = retarget_to_rig(motion, character)
+        if character.metadata.get("format") == "bvh":  # the user's own file layout, unchanged
+            write_bvh_on_rig(motion, path, character)
+        else:
+            write_bvh(motion, path)
+
+    def fbx(motion: Motion, path: Path) -> None:
+        from dancegen.export.fbx import export_fbx
+
+        export_fbx(motion, path, rig=rig, music=music, music_start=music_start)
 
     def by_io(motion: Motion, path: Path) -> None:
         from dancegen.motion.io import save_motion
@@ -114,9 +148,13 @@ def _writers(rig: Any, music: Any, music_start: float, beats: np.ndarray, annota
         write_glb(motion, path)
 
     def html(motion: Motion, path: Path) -> None:
-        from dancegen.viewer.page import write_page
+        from dancegen.export.gltf import motion_to_glb
+        from dancegen.viewer.page import Dance, write_page
 
-        write_page(motion, path, music=music, music_start=music_start, beats=beats, annotation=annotation, prompt=prompt)
+        # The page offers the dance as .bvh (made by the page) and .glb; for several dances on
+        # one page see `export.viewer_page.write_viewer_page`.
+        dance = Dance(motion, annotation=annotation, prompt=prompt, files={".glb": motion_to_glb(motion)})
+        write_page(dance, path, music=music, music_start=music_start, beats=beats)
 
     def mp4(motion: Motion, path: Path) -> None:
         from dancegen.export.video import render_video
@@ -124,7 +162,7 @@ def _writers(rig: Any, music: Any, music_start: float, beats: np.ndarray, annota
         render_video(motion, path, music=music, music_start=music_start, beats=beats, annotation=annotation,
                      prompt=prompt, config=video_config, quiet=quiet)
 
-    return {".bvh": bvh, ".npz": npz, ".pkl": by_io, ".npy": by_io, ".glb": glb, ".html": html, ".mp4": mp4}
+    return {".bvh": bvh, ".npz": npz, ".pkl": by_io, ".npy": by_io, ".glb": glb, ".html": html, ".mp4": mp4, ".fbx": fbx}
 
 
 def export_motion(
@@ -156,6 +194,7 @@ def export_motion(
     from tqdm import tqdm
 
     out = Path(out)
+    check_output_kind(out)
     is_directory = out.is_dir() or (out.suffix == "" and not out.exists())
     if is_directory:
         chosen = _normalise_formats(formats) if formats is not None else formats_for(motion)
@@ -183,8 +222,8 @@ def export_motion(
     for path in (rig, music):
         if path is not None and not isinstance(path, Motion) and not Path(path).is_file():
             raise InputFileError(path, "no such file")
-    if music_start < 0:
-        raise ArgumentError("--music-start", f"must be >= 0 seconds, got {music_start}")
+    if not (np.isfinite(music_start) and music_start >= 0):
+        raise ArgumentError("--music-start", f"must be a number of seconds >= 0, got {music_start}")
     if ".html" in suffixes:
         from dancegen.viewer.page import require_bundle
 
@@ -193,15 +232,27 @@ def export_motion(
         from dancegen.export.video import find_ffmpeg
 
         find_ffmpeg()
+    if ".fbx" in suffixes:
+        from dancegen.motion.fbx import require_blender
+
+        require_blender(next(t for t in targets if t.suffix.lower() == ".fbx"))
     needs_extras = bool(suffixes & {".html", ".mp4"})
     beat_times = resolve_beats(music, beats) if needs_extras else np.zeros(0)
     if needs_extras:
         annotation, prompt = resolve_texts(motion, annotation, prompt)
 
     writers = _writers(rig, music, music_start, beat_times, annotation, prompt, video_config, quiet)
-    for target in tqdm(targets, desc="export", unit="file", disable=quiet or len(targets) == 1):
-        writers[target.suffix.lower()](motion, target)
+    if not is_directory:
+        writers[out.suffix.lower()](motion, out)
+        return targets
+    # A folder export is all or nothing: every file is written into a temporary sibling folder
+    # whose files move into `out` only when all of them are done.
+    from dancegen.fileio import atomic_directory
+
+    with atomic_directory(out) as staging:
+        for target in tqdm(targets, desc="export", unit="file", leave=False, disable=quiet or len(targets) == 1):
+            writers[target.suffix.lower()](motion, staging / target.name)
     return targets
 
 
-__all__ = ["ALL_FORMATS", "export_motion", "formats_for", "resolve_beats", "resolve_texts"]
+__all__ = ["ALL_FORMATS", "check_output_kind", "export_motion", "formats_for", "resolve_beats", "resolve_texts"]

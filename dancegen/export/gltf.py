@@ -8,7 +8,9 @@ What the file holds (glTF 2.0 spec, https://registry.khronos.org/glTF/specs/2.0/
   root, keyed at frame times i / fps in seconds (quaternions are (x, y, z, w) in both worlds);
 - a skin over the joints and a stick-figure mesh (one flat-shaded octahedron per bone, rigidly
   bound to its parent joint), so that Blender imports an armature and three.js shows something;
-- `scenes[0].extras.dancegen`: fps, skeleton name and the motion's metadata, for a lossless reload.
+- `scenes[0].extras.dancegen`: fps, skeleton name and the motion's metadata, for a lossless reload;
+- `scenes[0].extras` and `animations[0].extras`: `fps`, `frame_count`, `duration_s` (glTF itself
+  has no frame rate; see `_timing` for what Blender does with them).
 
 Only numpy and struct: the binary layout is small enough to write by hand.
 """
@@ -23,7 +25,15 @@ import numpy as np
 import torch
 
 from dancegen.fileio import atomic_write_bytes
-from dancegen.motion.glb import CHUNK_BIN, CHUNK_HEADER, CHUNK_JSON, COMPONENT_DTYPES, GLB_HEADER, GLB_MAGIC, GLB_VERSION
+from dancegen.motion.glb import (
+    CHUNK_BIN,
+    CHUNK_HEADER,
+    CHUNK_JSON,
+    COMPONENT_DTYPES,
+    GLB_HEADER,
+    GLB_MAGIC,
+    GLB_VERSION,
+)
 from dancegen.motion.motion import Motion
 from dancegen.skeleton.rotations import quat_make_continuous, quat_normalize
 from dancegen.skeleton.tree import Skeleton
@@ -185,11 +195,12 @@ def motion_to_glb(motion: Motion) -> bytes:
         "scenes": [{
             "name": skeleton.name,
             "nodes": scene_nodes,
-            "extras": {"dancegen": {"fps": float(motion.fps), "skeleton": skeleton.name, "metadata": motion.metadata}},
+            "extras": {**_timing(motion), "dancegen": {"fps": float(motion.fps), "skeleton": skeleton.name,
+                                                      "metadata": motion.metadata}},
         }],
         "nodes": nodes,
         "skins": skins,
-        "animations": [{"name": ANIMATION_NAME, "samplers": samplers, "channels": channels}],
+        "animations": [{"name": ANIMATION_NAME, "samplers": samplers, "channels": channels, "extras": _timing(motion)}],
         "accessors": binary.accessors,
         "bufferViews": binary.buffer_views,
         "buffers": [{"byteLength": len(binary.data) + (-len(binary.data) % 4)}],
@@ -201,6 +212,15 @@ def motion_to_glb(motion: Motion) -> bytes:
             "pbrMetallicRoughness": {"baseColorFactor": list(BONE_COLOR), "metallicFactor": 0.0, "roughnessFactor": 0.6},
         }]
     return _pack_glb(document, bytes(binary.data))
+
+
+def _timing(motion: Motion) -> dict[str, Any]:
+    """The frame rate and frame count, as plain extras. glTF keys times in seconds and has no
+    frame rate; Blender's importer turns seconds into frames at the scene's current rate (24 by
+    default) and copies scene extras into scene custom properties, so `fps` shows there. To
+    open a dance at its own rate, set the scene's frame rate to `fps` before importing (the
+    README's Blender snippet reads it from the file)."""
+    return {"fps": float(motion.fps), "frame_count": int(motion.num_frames), "duration_s": float(motion.duration)}
 
 
 def _pack_glb(document: dict[str, Any], binary: bytes) -> bytes:

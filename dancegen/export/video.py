@@ -4,7 +4,8 @@ Frames are drawn with Pillow (supersampled, then box-filtered down for smooth ed
 grid and the figure's shadow, the bones (left side blue, right side orange) sorted far to near,
 a timeline with beat ticks and the prompt text. The camera looks from the front-right, a little
 above, and follows the dancer's smoothed floor position. Deterministic: the same motion gives the
-same frames on any machine. ffmpeg (Debian package `ffmpeg`) encodes H.264 + AAC.
+same frames on any machine. ffmpeg encodes H.264 + AAC: the binary inside the `imageio-ffmpeg`
+wheel (a core dependency, so nothing is needed from the system), else an `ffmpeg` on PATH.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from dancegen.config import StrictConfig
-from dancegen.errors import ArgumentError, DanceGenError, InputFileError, MissingResourceError
-from dancegen.fileio import atomic_path
+from dancegen.errors import (
+    ArgumentError,
+    DanceGenError,
+    InputFileError,
+    MissingResourceError,
+)
+from dancegen.fileio import atomic_path, interrupts_deferred
 from dancegen.motion.facing import front_direction
 from dancegen.motion.motion import Motion
 from dancegen.viewer.page import PromptSpan, prompt_texts
@@ -276,9 +282,18 @@ def contact_sheet(motion: Motion, out: str | Path, count: int = 12, columns: int
 # --- encoding -----------------------------------------------------------------------------
 
 def find_ffmpeg() -> str:
+    """The ffmpeg to encode with: `$IMAGEIO_FFMPEG_EXE` if set, else the binary bundled in the
+    imageio-ffmpeg wheel (it has libx264 and aac), else the system's `ffmpeg` (platforms
+    without a bundled binary, or imageio-ffmpeg uninstalled)."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()  # itself falls back to a system ffmpeg
+    except (ImportError, RuntimeError):
+        pass
     path = shutil.which("ffmpeg")
     if path is None:
-        raise MissingResourceError("ffmpeg: not found on PATH (install it: apt-get install ffmpeg)")
+        raise MissingResourceError("ffmpeg: not found (pip install imageio-ffmpeg, or install ffmpeg on the system)")
     return path
 
 
@@ -325,17 +340,22 @@ def render_video(
 
     with atomic_path(out) as tmp, tempfile.TemporaryFile() as errors:
         command = _ffmpeg_command(ffmpeg, tmp, config, fps, duration, None if music is None else Path(music), music_start)
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        process = None
         try:
+            # Started whole or not at all: an interrupt half way through would leave an ffmpeg
+            # nobody kills, writing the temporary after it is removed.
+            with interrupts_deferred():
+                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
             for frame in tqdm(render_frames(motion, config, beats, annotation, prompt), total=frames,
-                              desc="render", unit="frame", disable=quiet):
+                              desc="render", unit="frame", leave=False, disable=quiet):
                 process.stdin.write(frame.tobytes())
             process.stdin.close()
         except BrokenPipeError:
             pass  # ffmpeg stopped early: its own message says why
         except BaseException:
-            process.kill()
-            process.wait()
+            if process is not None:
+                process.kill()
+                process.wait()
             raise
         status = process.wait()
         if status != 0:

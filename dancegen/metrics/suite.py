@@ -22,9 +22,13 @@ from pydantic import Field
 
 from dancegen.config import StrictConfig
 from dancegen.errors import ArgumentError, InputFileError
-from dancegen.metrics.beat_align import BAS_VARIANTS, beat_align_score, music_beats_from_audio
-from dancegen.metrics.freezing import FREEZE_MAX_S, FREEZE_MIN_S, freezing_scores
+from dancegen.metrics.beat_align import (
+    BAS_VARIANTS,
+    beat_align_score,
+    music_beats_from_audio,
+)
 from dancegen.metrics.frechet import fid_and_diversity
+from dancegen.metrics.freezing import FREEZE_MAX_S, FREEZE_MIN_S, freezing_scores
 from dancegen.metrics.kinetic import kinetic_features, root_relative
 from dancegen.metrics.manual import manual_features
 from dancegen.metrics.physical import PhysicalJoints, foot_skating_ratio, pbc, pfc
@@ -175,9 +179,9 @@ def _mean(values: list[float | None]) -> float | None:
 
 def _check_sets(generated: Sequence[MotionClip], reference: Sequence[MotionClip], config: EvaluationConfig) -> None:
     if not generated:
-        raise ArgumentError("generated", "no motions to evaluate")
+        raise ArgumentError("--generated", "no motions to evaluate")
     if not reference and set(config.metrics) & set(SET_METRICS):
-        raise ArgumentError("reference", "no reference motions; FID and Div need a reference set")
+        raise ArgumentError("--reference", "no reference motions; FID and Div need a reference set")
     first = generated[0]
     for clip in [*generated, *reference]:
         if clip.positions.ndim != 3 or clip.positions.shape[-1] != 3:
@@ -207,7 +211,7 @@ def _check_sets(generated: Sequence[MotionClip], reference: Sequence[MotionClip]
     names = [c.name for c in generated]
     if len(set(names)) != len(names):
         duplicate = next(n for n in names if names.count(n) > 1)
-        raise ArgumentError("generated", f"two motions share the name {duplicate!r}", "file stems must be unique")
+        raise ArgumentError("--generated", f"two motions share the name {duplicate!r}", "file stems must be unique")
 
 
 # (feature kind, FID key, Div key): hand features exist only for fingered layouts.
@@ -354,9 +358,15 @@ def load_positions(path: Path, fps: float | None = None, up: str = "y") -> tuple
 
     motion = load_motion(path, fps=fps)
     if not _is_smpl_ordered(motion.skeleton.joint_names):
+        from dancegen.errors import DanceGenError
         from dancegen.motion.retarget import retarget
 
-        motion = retarget(motion).motion
+        try:
+            motion = retarget(motion).motion
+        except DanceGenError as error:
+            # `evaluate` has no --mapping: the way out is to convert the file first.
+            raise InputFileError(path, f"cannot be put on SMPL-24 for scoring ({str(error).split(' (')[0]})",
+                                 "retarget it first: dancegen motion convert FILE out.npz --to smpl24 --mapping MAP.yaml") from None
     return motion.joint_positions(), float(motion.fps)
 
 

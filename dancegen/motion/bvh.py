@@ -40,9 +40,16 @@ import numpy as np
 import torch
 
 from dancegen.errors import ArgumentError, InputFileError
-from dancegen.fileio import atomic_write_text
+from dancegen.fileio import atomic_write_bytes, atomic_write_text
+from dancegen.limits import LIMITS_ENV, limits
 from dancegen.motion.motion import Motion
-from dancegen.skeleton.rotations import EULER_ORDERS, matrix_to_euler, matrix_to_quat, quat_to_matrix
+from dancegen.skeleton.rotations import (
+    EULER_ORDERS,
+    axis_angle_to_matrix,
+    matrix_to_euler,
+    matrix_to_quat,
+    quat_to_matrix,
+)
 from dancegen.skeleton.smpl import SMPL24_JOINT_NAMES
 from dancegen.skeleton.smplx import SMPLX52_JOINT_NAMES
 from dancegen.skeleton.tree import Skeleton
@@ -79,10 +86,39 @@ class _Joint:
 
 
 # --- reading -----------------------------------------------------------------------------
+#
+# The reader streams: the HIERARCHY is read line by line up to MOTION, the frame rows are
+# parsed in blocks of `_ROWS_PER_BLOCK` straight into quaternions, so memory stays near the size
+# of the resulting Motion (a million-frame file never holds its text or its rotation matrices).
+# Sizes are bounded by `dancegen.limits` (joints, hierarchy depth, frames, frame rate, joint
+# names), each a one-line error naming the file and line.
+
+_ROWS_PER_BLOCK = 4096
+# A line longer than this is no BVH line: binary data, or a file without line breaks.
+_MAX_LINE_CHARS = 16 * 2**20
+# Lines a HIERARCHY may take per joint allowed (JOINT, braces, OFFSET, CHANNELS, End Site).
+_HEADER_LINES_PER_JOINT = 64
+# A joint may carry at most the six channels BVH defines (3 positions, 3 rotations), and some
+# exporters repeat one; more is not a BVH.
+_MAX_CHANNELS_PER_JOINT = 12
+
+
+def _check_joint_name(path: Path, name: str, line: int, seen: dict[str, int]) -> None:
+    limit = limits().max_joint_name_chars
+    if len(name) > limit:
+        raise InputFileError(path, f"joint name of {len(name)} characters is longer than the limit of {limit}",
+                             "rename the joint (max_joint_name_chars)", line=line)
+    if not name.isprintable():
+        raise InputFileError(path, f"joint name {name!r} contains control characters", "rename the joint", line=line)
+    if name in seen:
+        raise InputFileError(path, f"joint name {name!r} is used twice (first on line {seen[name]})",
+                             "rename one of them: every joint needs its own name", line=line)
+    seen[name] = line
 
 
 class _HeaderParser:
-    """Recursive descent over the whitespace tokens of the HIERARCHY section."""
+    """The HIERARCHY section's whitespace tokens, read with an explicit stack (no recursion, so
+    a hierarchy 10,000 joints deep is a limit error, not a RecursionError)."""
 
     def __init__(self, path: Path, lines: list[str]):
         self.path = path
@@ -90,9 +126,10 @@ class _HeaderParser:
         self.pos = 0
         self.last_line = len(lines)
         self.joints: list[_Joint] = []
+        self.names: dict[str, int] = {}  # joint name -> the line it is declared on
 
-    def error(self, problem: str, line: int | None = None) -> InputFileError:
-        return InputFileError(self.path, problem, line=line if line is not None else self._line())
+    def error(self, problem: str, line: int | None = None, hint: str = "") -> InputFileError:
+        return InputFileError(self.path, problem, hint, line=line if line is not None else self._line())
 
     def _line(self) -> int:
         return self.tokens[self.pos][1] if self.pos < len(self.tokens) else self.last_line
@@ -127,7 +164,7 @@ class _HeaderParser:
         token, line = self.next("ROOT")
         if token.upper() != "ROOT":
             raise self.error(f"expected 'ROOT', found '{token}'", line)
-        self.joint(parent=-1, line=line)
+        self.hierarchy(line)
         if self.pos < len(self.tokens):
             token, line = self.tokens[self.pos]
             problem = (
@@ -138,35 +175,49 @@ class _HeaderParser:
             raise self.error(problem, line)
         return self.joints
 
-    def joint(self, parent: int, line: int) -> None:
-        name, _ = self.next("a joint name")
-        index = len(self.joints)
-        joint = _Joint(name=name, parent=parent, line=line)
-        self.joints.append(joint)
+    def open_joint(self, parent: int, line: int) -> int:
+        name, name_line = self.next("a joint name")
+        _check_joint_name(self.path, name, name_line, self.names)
+        if len(self.joints) >= limits().max_joints:
+            raise self.error(f"more than {limits().max_joints} joints", line,
+                             f"the limit is max_joints; raise it with {LIMITS_ENV}=max_joints=N")
+        self.joints.append(_Joint(name=name, parent=parent, line=line))
         self.expect("{")
-        while True:
+        return len(self.joints) - 1
+
+    def hierarchy(self, root_line: int) -> None:
+        """ROOT and every JOINT under it; `open` is the chain of joints whose '}' is still due."""
+        depth_limit = limits().max_hierarchy_depth
+        open_joints = [self.open_joint(parent=-1, line=root_line)]
+        while open_joints:
+            joint = self.joints[open_joints[-1]]
             token, line = self.next("'}'")
             keyword = token.upper()
             if keyword == "}":
-                break
-            if keyword == "OFFSET":
-                joint.offset = self.vector(f"OFFSET of joint {name}")
+                if joint.offset is None:
+                    raise self.error(f"joint {joint.name} has no OFFSET", joint.line)
+                open_joints.pop()
+            elif keyword == "OFFSET":
+                joint.offset = self.vector(f"OFFSET of joint {joint.name}")
             elif keyword == "CHANNELS":
-                joint.channels = self.channels(name, line)
+                joint.channels = self.channels(joint.name, line)
             elif keyword == "JOINT":
-                self.joint(parent=index, line=line)
+                if len(open_joints) >= depth_limit:
+                    raise self.error(f"the hierarchy is more than {depth_limit} joints deep", line,
+                                     f"the limit is max_hierarchy_depth; raise it with {LIMITS_ENV}=max_hierarchy_depth=N")
+                open_joints.append(self.open_joint(parent=open_joints[-1], line=line))
             elif keyword == "END":
                 self.end_site(joint)
             else:
-                raise self.error(f"unexpected '{token}' in joint {name}", line)
-        if joint.offset is None:
-            raise self.error(f"joint {name} has no OFFSET", joint.line)
+                raise self.error(f"unexpected '{token}' in joint {joint.name}", line)
 
     def channels(self, name: str, line: int) -> list[str]:
         count_token, _ = self.next("a channel count")
         if not count_token.isdigit():
             raise self.error(f"CHANNELS of joint {name} must start with a count, found '{count_token}'", line)
         count = int(count_token)
+        if count > _MAX_CHANNELS_PER_JOINT:
+            raise self.error(f"CHANNELS of joint {name} declares {count} channels; a BVH joint has at most 6", line)
         channels = []
         for i in range(count):
             token, token_line = self.next("a channel name")
@@ -201,67 +252,159 @@ _FRAMES_RE = re.compile(r"^\s*Frames\s*:\s*(\S+)\s*$", re.IGNORECASE)
 _FRAME_TIME_RE = re.compile(r"^\s*Frame\s+Time\s*:\s*(\S+)\s*$", re.IGNORECASE)
 
 
-def _next_content_line(lines: list[str], start: int) -> int:
-    while start < len(lines) and not lines[start].strip():
-        start += 1
-    return start
+class _Lines:
+    """A text file's lines with their 1-based numbers, each bounded in length."""
+
+    def __init__(self, path: Path, handle):
+        self.path, self.handle, self.number = path, handle, 0
+        self.characters = 0  # read so far: about the bytes, for an ASCII header
+
+    def next(self) -> str | None:
+        """The next line without its line break, or None at the end of the file."""
+        line = self.handle.readline(_MAX_LINE_CHARS + 1)
+        if not line:
+            return None
+        self.number += 1
+        self.characters += len(line)
+        if len(line) > _MAX_LINE_CHARS:
+            raise InputFileError(self.path, f"line is longer than {_MAX_LINE_CHARS} characters (not a BVH text file)",
+                                 line=self.number)
+        return line.rstrip("\r\n")
+
+    def next_content(self) -> str | None:
+        """The next line that is not blank."""
+        while (line := self.next()) is not None:
+            if line.strip():
+                return line
+        return None
 
 
-def _parse_motion_section(path: Path, lines: list[str], motion_line: int, num_channels: int):
-    """Frames / Frame Time / data rows after the MOTION keyword. Returns (values, frame_time)."""
-    index = _next_content_line(lines, motion_line + 1)
-    match = _FRAMES_RE.match(lines[index]) if index < len(lines) else None
+def _read_hierarchy(path: Path, lines: _Lines) -> list[str]:
+    """The lines before MOTION (a bounded number of them)."""
+    most = limits().max_joints * _HEADER_LINES_PER_JOINT + 64
+    header: list[str] = []
+    while (line := lines.next()) is not None:
+        if line.strip().upper() == "MOTION":
+            return header
+        header.append(line)
+        if len(header) > most:
+            raise InputFileError(path, f"no MOTION section in the first {most} lines "
+                                 "(not a BVH, or more joints than the max_joints limit)", line=lines.number)
+    raise InputFileError(path, "no MOTION section (file truncated or not a BVH)", line=max(lines.number, 1))
+
+
+@dataclass
+class _MotionHeader:
+    frames: int
+    frame_time: float
+    frames_line: int
+    frame_time_line: int
+
+
+def _read_motion_header(path: Path, lines: _Lines) -> _MotionHeader:
+    """`Frames: N` and `Frame Time: seconds` after the MOTION keyword."""
+    line = lines.next_content()
+    match = _FRAMES_RE.match(line) if line is not None else None
     if match is None:
-        raise InputFileError(path, "expected 'Frames: <count>' after MOTION", line=min(index, len(lines) - 1) + 1)
-    frames_line = index + 1
+        raise InputFileError(path, "expected 'Frames: <count>' after MOTION", line=max(lines.number, 1))
+    frames_line = lines.number
     if not match.group(1).isdigit():
         raise InputFileError(path, f"frame count is not a whole number: '{match.group(1)}'", line=frames_line)
     declared = int(match.group(1))
-    index = _next_content_line(lines, index + 1)
-    match = _FRAME_TIME_RE.match(lines[index]) if index < len(lines) else None
+    line = lines.next_content()
+    match = _FRAME_TIME_RE.match(line) if line is not None else None
     if match is None:
-        raise InputFileError(path, "expected 'Frame Time: <seconds>' after Frames", line=min(index, len(lines) - 1) + 1)
+        raise InputFileError(path, "expected 'Frame Time: <seconds>' after Frames", line=max(lines.number, 1))
     try:
         frame_time = float(match.group(1))
     except ValueError:
-        raise InputFileError(path, f"frame time is not a number: '{match.group(1)}'", line=index + 1) from None
+        raise InputFileError(path, f"frame time is not a number: '{match.group(1)}'", line=lines.number) from None
+    return _MotionHeader(declared, frame_time, frames_line, lines.number)
 
-    numbers = [(n, line.split()) for n, line in enumerate(lines[index + 1 :], index + 2) if line.strip()]
-    for n, tokens in numbers:
+
+def _bad_row(path: Path, rows: list[tuple[int, str]], num_channels: int, last_in_file: bool) -> InputFileError:
+    """The error for a block `np.loadtxt` refused: the first row with a wrong count or a non-number."""
+    for index, (n, text) in enumerate(rows):
+        tokens = text.split()
         if len(tokens) != num_channels:
             problem = f"frame has {len(tokens)} values but the hierarchy declares {num_channels} channels"
-            if n == numbers[-1][0] and len(tokens) < num_channels:
+            if last_in_file and index == len(rows) - 1 and len(tokens) < num_channels:
                 problem += " (file truncated?)"
-            raise InputFileError(path, problem, line=n)
-    if len(numbers) < declared:
-        raise InputFileError(
-            path,
-            f"truncated: header declares {declared} frames but only {len(numbers)} are present",
-            line=len(lines),
-        )
-    if len(numbers) > declared:
-        raise InputFileError(
-            path,
-            f"frame count mismatch: header declares {declared} frames but {len(numbers)} are present",
-            line=frames_line,
-        )
-    if declared == 0:
-        raise InputFileError(path, "the file has no frames", line=frames_line)
-    try:
-        values = np.array([tokens for _, tokens in numbers], dtype=np.float64)
-    except ValueError:
-        for n, tokens in numbers:  # find the culprit only on failure: the fast path is one call
-            for token in tokens:
-                try:
-                    float(token)
-                except ValueError:
-                    raise InputFileError(path, f"non-numeric value '{token}'", line=n) from None
-        raise InputFileError(path, "frame values are not all numbers", line=numbers[0][0]) from None
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise InputFileError(path, f"value {numbers[row][1][col]} is not finite (NaN or inf)", line=numbers[row][0])
-    return values, frame_time
+            return InputFileError(path, problem, line=n)
+    for n, text in rows:
+        for token in text.split():
+            try:
+                float(token)
+            except ValueError:
+                return InputFileError(path, f"non-numeric value '{token}'", line=n)
+    return InputFileError(path, "frame values are not all numbers", line=rows[0][0])
+
+
+@dataclass
+class _Frames:
+    """Every frame's channels, as local quaternions per joint (file order) and the raw position
+    channels of the joints that have them."""
+
+    quats: np.ndarray  # (T, J, 4)
+    positions: dict[int, np.ndarray]  # joint -> (T, 3) raw channel values (zeros where absent)
+    present: dict[int, np.ndarray]  # joint -> (3,) which axes have a position channel
+
+
+class _FrameReader:
+    """Frame rows in blocks: parsed, checked (counts, numbers, finite) and turned into quaternions."""
+
+    def __init__(self, path: Path, joints: list[_Joint], declared: int, frames_line: int):
+        self.path, self.joints, self.declared, self.frames_line = path, joints, declared, frames_line
+        self.starts = np.cumsum([0] + [len(j.channels) for j in joints])
+        self.num_channels = int(self.starts[-1])
+        self.quats = np.empty((declared, len(joints), 4))
+        self.present: dict[int, np.ndarray] = {}
+        self.position_columns: dict[int, list[tuple[int, int]]] = {}  # joint -> (axis, column)
+        for j, joint in enumerate(joints):
+            columns = [("XYZ".index(c[0]), self.starts[j] + k) for k, c in enumerate(joint.channels) if c.endswith("position")]
+            if columns:
+                self.position_columns[j] = columns
+                self.present[j] = np.isin(np.arange(3), [axis for axis, _ in columns])
+        self.positions = {j: np.zeros((declared, 3)) for j in self.position_columns}
+        self.filled = 0
+
+    def read(self, lines: _Lines) -> _Frames:
+        block: list[tuple[int, str]] = []
+        while True:
+            line = lines.next_content()
+            if line is not None:
+                block.append((lines.number, line))
+            if block and (line is None or len(block) == _ROWS_PER_BLOCK):
+                self._block(block, last_in_file=line is None)
+                block = []
+            if line is None:
+                break
+        return _Frames(self.quats, self.positions, self.present)
+
+    def _block(self, rows: list[tuple[int, str]], last_in_file: bool) -> None:
+        if self.filled + len(rows) > self.declared:
+            extra = self.filled + len(rows) - self.declared
+            raise InputFileError(self.path, f"frame count mismatch: header declares {self.declared} frames "
+                                 f"but {self.declared + extra}{'' if last_in_file else ' or more'} are present",
+                                 line=self.frames_line)
+        try:
+            values = np.loadtxt([text for _, text in rows], dtype=np.float64, comments=None, ndmin=2)
+        except ValueError:
+            raise _bad_row(self.path, rows, self.num_channels, last_in_file) from None
+        if values.shape[1] != self.num_channels:
+            raise _bad_row(self.path, rows, self.num_channels, last_in_file)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            n, text = rows[row]
+            raise InputFileError(self.path, f"value {text.split()[col]} is not finite (NaN or inf)", line=n)
+        end = self.filled + len(rows)
+        rotations = _local_rotations(self.joints, values, self.starts)
+        self.quats[self.filled : end] = matrix_to_quat(torch.from_numpy(rotations)).numpy()
+        for j, columns in self.position_columns.items():
+            for axis, column in columns:
+                self.positions[j][self.filled : end, axis] = values[:, column]
+        self.filled = end
 
 
 def _axis_rotations(axis: str, radians: np.ndarray) -> np.ndarray:
@@ -305,17 +448,8 @@ def _is_relative(offset: np.ndarray, positions: np.ndarray, present: np.ndarray)
     return abs(np.median(positions[:, axis])) < 0.5 * abs(offset[axis])
 
 
-def _joint_translations(joint: _Joint, values: np.ndarray, mode: str) -> tuple[np.ndarray | None, str]:
-    """(T, 3) local translation from position channels (None when there are none), and the mode used."""
-    present = np.zeros(3, dtype=bool)
-    positions = np.zeros((values.shape[0], 3))
-    for k, channel in enumerate(joint.channels):
-        if channel.endswith("position"):
-            axis = "XYZ".index(channel[0])
-            present[axis] = True
-            positions[:, axis] = values[:, k]
-    if not present.any():
-        return None, ""
+def _joint_translation(joint: _Joint, positions: np.ndarray, present: np.ndarray, mode: str) -> tuple[np.ndarray, str]:
+    """(T, 3) local translation of a joint with position channels, and the mode used."""
     if mode == "auto":
         mode = "relative" if _is_relative(joint.offset, positions, present) else "absolute"
     if mode == "relative":
@@ -359,23 +493,34 @@ def _canonical_order(names: list[str]) -> tuple[str, list[int]] | None:
     return None
 
 
+def _matrices(quats: np.ndarray) -> np.ndarray:
+    return quat_to_matrix(torch.from_numpy(np.ascontiguousarray(quats))).numpy()
+
+
+def _reorder_joints(local: np.ndarray, order: list[int]) -> np.ndarray:
+    """`local[:, order]` done in place, a block of frames at a time (no second full-size copy)."""
+    for start in range(0, local.shape[0], _ROWS_PER_BLOCK):
+        block = local[start : start + _ROWS_PER_BLOCK]
+        block[:] = block[:, order]
+    return local
+
+
 @dataclass
 class _Rig:
     """Per-joint local transforms over time, in file units, before they become a Motion."""
 
     joints: list[_Joint]
-    rotations: np.ndarray  # (T, J, 3, 3)
-    translations: list[np.ndarray | None]  # (T, 3) where a joint has position channels
+    quats: np.ndarray  # (T, J, 4) local rotations, file order
+    translations: dict[int, np.ndarray]  # (T, 3) where a joint has position channels
     alive: list[int] = field(default_factory=list)  # joints kept, in file order
-    root_rotation: np.ndarray | None = None  # (T, 3, 3) of the (possibly new) root
+    root_quat: np.ndarray | None = None  # (T, 4) of the root; replaced when a static root is dropped
     root_translation: np.ndarray | None = None  # (T, 3)
     root_rest: np.ndarray | None = None  # (3,)
 
     def __post_init__(self) -> None:
         self.alive = list(range(len(self.joints)))
-        self.root_rotation = self.rotations[:, 0]
-        frames = self.rotations.shape[0]
-        root = self.translations[0]
+        frames = self.quats.shape[0]
+        root = self.translations.get(0)
         self.root_translation = root if root is not None else np.broadcast_to(self.joints[0].offset, (frames, 3))
         self.root_rest = self.joints[0].offset
 
@@ -386,21 +531,26 @@ class _Rig:
     def drop_static_roots(self, scale: float) -> list[str]:
         """Fold a motionless root into its only child while that child carries the translation."""
         dropped = []
+        root_rotation = None
         while True:
             children = [j for j in self.alive if self.joints[j].parent == self.root]
-            if len(children) != 1 or self.translations[children[0]] is None:
-                return dropped
+            if len(children) != 1 or children[0] not in self.translations:
+                break
             child = children[0]
             moves = np.ptp(self.translations[child], axis=0).max() * scale > _STATIC_TRANSLATION_M
-            if not moves or not _is_static(self.root_translation * scale, self.root_rotation):
-                return dropped
-            self.root_rest = self.root_translation[0] + self.root_rotation[0] @ self.joints[child].offset
+            if root_rotation is None:
+                root_rotation = _matrices(self.quats[:, self.root] if self.root_quat is None else self.root_quat)
+            if not moves or not _is_static(self.root_translation * scale, root_rotation):
+                break
+            self.root_rest = self.root_translation[0] + root_rotation[0] @ self.joints[child].offset
             self.root_translation = self.root_translation + np.einsum(
-                "tij,tj->ti", self.root_rotation, self.translations[child]
+                "tij,tj->ti", root_rotation, self.translations[child]
             )
-            self.root_rotation = self.root_rotation @ self.rotations[:, child]
+            root_rotation = root_rotation @ _matrices(self.quats[:, child])
+            self.root_quat = matrix_to_quat(torch.from_numpy(root_rotation)).numpy()
             dropped.append(self.joints[self.root].name)
             self.alive.remove(self.root)
+        return dropped
 
     def offsets(self, scale: float) -> tuple[np.ndarray, dict[str, float]]:
         """Rest offsets of the kept joints. Constant position channels become the offset; moving
@@ -408,7 +558,7 @@ class _Rig:
         (metres) reported."""
         offsets, approximated = [self.root_rest], {}
         for j in self.alive[1:]:
-            translation = self.translations[j]
+            translation = self.translations.get(j)
             if translation is None:
                 offsets.append(self.joints[j].offset)
                 continue
@@ -419,6 +569,13 @@ class _Rig:
             offsets.append(mean)
         return np.array(offsets) * scale, approximated
 
+    def local_quats(self) -> np.ndarray:
+        """(T, kept joints, 4); the file's array itself when no root was dropped."""
+        if self.root_quat is None and len(self.alive) == len(self.joints):
+            return self.quats
+        root = self.quats[:, self.root] if self.root_quat is None else self.root_quat
+        return np.concatenate([root[:, None], self.quats[:, self.alive[1:]]], axis=1)
+
     def skeleton_and_rotations(self, name: str, scale: float) -> tuple[Skeleton, np.ndarray, dict[str, float]]:
         offsets, approximated = self.offsets(scale)
         remap = {old: new for new, old in enumerate(self.alive)}
@@ -427,16 +584,47 @@ class _Rig:
         end_sites = {
             remap[j]: self.joints[j].end_site * scale for j in self.alive if self.joints[j].end_site is not None
         }
-        local = np.concatenate([self.root_rotation[:, None], self.rotations[:, self.alive[1:]]], axis=1)
+        local = self.local_quats()
         layout = _canonical_order(names)
         if layout is not None:  # a known layout goes back to its canonical joint order
             name, order = layout
             position = {old: new for new, old in enumerate(order)}
             parents = [-1 if parents[old] < 0 else position[parents[old]] for old in order]
             names = [names[old] for old in order]
-            offsets, local = offsets[order], local[:, order]
+            offsets, local = offsets[order], _reorder_joints(local, order)
             end_sites = {position[old]: offset for old, offset in end_sites.items()}
         return Skeleton(name, names, parents, offsets, end_sites), local, approximated
+
+
+def _check_frame_count(path: Path, header: _MotionHeader, num_channels: int, bytes_left: int) -> None:
+    """Refuse a frame count past the limit, or one the file is too short to hold, before
+    anything the size of the motion is allocated."""
+    if header.frames == 0:
+        raise InputFileError(path, "the file has no frames", line=header.frames_line)
+    limit = limits().max_frames
+    if header.frames > limit:
+        raise InputFileError(path, f"{header.frames} frames is more than the limit of {limit}",
+                             f"max_frames; raise it with {LIMITS_ENV}=max_frames=N", line=header.frames_line)
+    # Every value takes at least two characters ("0 "), every row a line break.
+    if header.frames * max(2 * num_channels, 1) > bytes_left:
+        raise InputFileError(path, f"truncated: header declares {header.frames} frames but the rest of the file "
+                             f"({bytes_left} bytes) cannot hold them", line=header.frames_line)
+
+
+def _frame_rate(path: Path, header: _MotionHeader, fps: float | None) -> tuple[float, float | None]:
+    """(the frame rate to use, the file's own or None when it has none)."""
+    frame_time = header.frame_time
+    file_fps = 1.0 / frame_time if math.isfinite(frame_time) and frame_time > 0 else None
+    if fps is None:
+        if file_fps is None:
+            raise InputFileError(path, f"frame time {frame_time} is not a positive number", "pass the frame rate with fps=",
+                                 line=header.frame_time_line)
+        fps = fps_from_frame_time(frame_time)
+        if fps > limits().max_fps:
+            raise InputFileError(path, f"frame time {frame_time:g} s means {fps:g} fps, more than the limit of "
+                                 f"{limits().max_fps:g}", "fix the Frame Time or pass the frame rate (max_fps)",
+                                 line=header.frame_time_line)
+    return fps, file_fps
 
 
 def read_bvh(
@@ -457,7 +645,7 @@ def read_bvh(
     """
     path = Path(path)
     if not path.is_file():
-        raise InputFileError(path, "no such file")
+        raise InputFileError(path, "no such file" if not path.exists() else "is not a file")
     if isinstance(units, str) and units not in UNIT_TO_METRES and units != "auto":
         raise ArgumentError("units", f"unknown unit {units!r}", f"use auto or one of {', '.join(UNIT_TO_METRES)}")
     if position_channels not in ("auto", "relative", "absolute"):
@@ -465,31 +653,28 @@ def read_bvh(
     if fps is not None and not fps > 0:
         raise ArgumentError("fps", f"must be positive, got {fps}")
 
-    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-    motion_line = next((n for n, line in enumerate(lines) if line.strip().upper() == "MOTION"), None)
-    if motion_line is None:
-        raise InputFileError(path, "no MOTION section (file truncated or not a BVH)", line=max(len(lines), 1))
-    joints = _HeaderParser(path, lines[:motion_line]).parse()
-    values, frame_time = _parse_motion_section(path, lines, motion_line, sum(len(j.channels) for j in joints))
-    file_fps = 1.0 / frame_time if math.isfinite(frame_time) and frame_time > 0 else None
-    if fps is None:
-        if file_fps is None:
-            line = next(n for n in range(motion_line, len(lines)) if _FRAME_TIME_RE.match(lines[n])) + 1
-            raise InputFileError(
-                path, f"frame time {frame_time} is not a positive number", "pass the frame rate with fps=", line=line
-            )
-        fps = fps_from_frame_time(frame_time)
+    size = path.stat().st_size
+    with open(path, encoding="utf-8-sig", errors="replace", newline=None) as handle:
+        lines = _Lines(path, handle)
+        joints = _HeaderParser(path, _read_hierarchy(path, lines)).parse()
+        header = _read_motion_header(path, lines)
+        # Checked before the frames are read: the arrays are sized by the declared count.
+        _check_frame_count(path, header, sum(len(j.channels) for j in joints), size - lines.characters)
+        fps, file_fps = _frame_rate(path, header, fps)
+        reader = _FrameReader(path, joints, header.frames, header.frames_line)
+        frames = reader.read(lines)
+    if reader.filled < header.frames:
+        raise InputFileError(
+            path, f"truncated: header declares {header.frames} frames but only {reader.filled} are present",
+            line=max(lines.number, 1),
+        )
     unit = _auto_units(joints) if units == "auto" else units
     scale = UNIT_TO_METRES[unit] if isinstance(unit, str) else float(unit)
 
-    starts = np.cumsum([0] + [len(j.channels) for j in joints])
-    translations, modes = [], {}
-    for j, joint in enumerate(joints):
-        translation, mode = _joint_translations(joint, values[:, starts[j] : starts[j + 1]], position_channels)
-        translations.append(translation)
-        if mode:
-            modes[joint.name] = mode
-    rig = _Rig(joints, _local_rotations(joints, values, starts), translations)
+    translations, modes = {}, {}
+    for j, positions in frames.positions.items():
+        translations[j], modes[joints[j].name] = _joint_translation(joints[j], positions, frames.present[j], position_channels)
+    rig = _Rig(joints, frames.quats, translations)
     dropped = rig.drop_static_roots(scale)
     skeleton, local, approximated = rig.skeleton_and_rotations(path.stem, scale)
 
@@ -509,8 +694,7 @@ def read_bvh(
     if approximated:
         metadata["moving_offsets_replaced_by_mean_m"] = approximated
 
-    quats = matrix_to_quat(torch.from_numpy(np.ascontiguousarray(local))).numpy()
-    motion = Motion(skeleton, float(fps), quats, rig.root_translation * scale, metadata=metadata)
+    motion = Motion(skeleton, float(fps), local, rig.root_translation * scale, metadata=metadata)
     return motion if resample_to is None else motion.resample(resample_to)
 
 
@@ -589,3 +773,147 @@ def write_bvh(
     body = io.StringIO()
     np.savetxt(body, frames, fmt=f"%.{int(precision)}f", delimiter=" ")
     atomic_write_text(path, header.getvalue() + body.getvalue())
+
+
+# --- writing on the user's own rig ----------------------------------------------------------
+#
+# `write_bvh` writes dancegen's own layout (metres or cm, zero root OFFSET, one Euler order).
+# A character's rig must come back as the user gave it: `write_bvh_on_rig` copies the rig file's
+# HIERARCHY text byte for byte (units, OFFSETs, root OFFSET, channel lists and orders, joint
+# names, End Sites, line breaks) and writes each frame in that layout: every joint's rotation in
+# its own channel order, position channels relative to OFFSET or absolute as the rig file has
+# them (the reader's `position_channels` decision), static roots the reader dropped with the
+# values of the rig's first frame.
+
+_AXIS_UNITS = {"X": (1.0, 0.0, 0.0), "Y": (0.0, 1.0, 0.0), "Z": (0.0, 0.0, 1.0)}
+
+
+@dataclass
+class _RigLayout:
+    header: str  # the file from its first line through the MOTION line, verbatim
+    newline: str
+    joints: list[_Joint]
+    first_frame: np.ndarray
+    metres_per_unit: float
+    modes: dict[str, str]  # joint -> "relative" | "absolute", for joints with position channels
+    dropped: list[str]
+
+
+def _rig_layout(rig: Motion) -> _RigLayout:
+    """The layout of the BVH file `rig` was read from (its metadata names the file)."""
+    source = rig.metadata.get("source")
+    if rig.metadata.get("format") != "bvh" or not isinstance(source, str):
+        raise ArgumentError("rig", f"rig {rig.skeleton.name!r} was not read from a BVH file", "pass the rig's .bvh")
+    path = Path(source)
+    if not path.is_file():
+        raise InputFileError(path, "the rig's BVH file is gone; its layout is read from it when writing")
+    header: list[str] = []
+    values: list[str] = []
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        for line in handle:
+            header.append(line)
+            if line.strip().upper() == "MOTION":
+                break
+        content = (line for line in handle if line.strip())
+        rows = [next(content, "") for _ in range(3)]  # Frames:, Frame Time:, the first frame
+        values = rows[2].split()
+    last = header[-1] if header else ""
+    if last.strip().upper() != "MOTION":
+        raise InputFileError(path, "no MOTION section (not the file the rig was read from?)")
+    joints = _HeaderParser(path, [line.rstrip("\r\n") for line in header[:-1]]).parse()
+    if len(values) != sum(len(j.channels) for j in joints):
+        raise InputFileError(path, "the first frame does not match the hierarchy (not the file the rig was read from?)")
+    return _RigLayout(
+        header="".join(header),
+        newline="\r\n" if last.endswith("\r\n") else "\n",
+        joints=joints,
+        first_frame=np.array(values, dtype=np.float64),
+        metres_per_unit=float(rig.metadata.get("metres_per_unit", 1.0)),
+        modes=dict(rig.metadata.get("position_channels", {})),
+        dropped=list(rig.metadata.get("dropped_static_roots", [])),
+    )
+
+
+def _channel_transform(joint: _Joint, values: np.ndarray, mode: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(rotation, translation in file units) that one frame of a joint's channels means."""
+    rotation = np.eye(3)
+    translation = np.array(joint.offset, dtype=np.float64)
+    positions = {c[0]: v for c, v in zip(joint.channels, values) if c.endswith("position")}
+    for axis, value in positions.items():
+        index = "XYZ".index(axis)
+        translation[index] = (joint.offset[index] if mode == "relative" else 0.0) + value
+    for channel, value in zip(joint.channels, values):
+        if channel.endswith("rotation"):
+            turn = torch.tensor(_AXIS_UNITS[channel[0]], dtype=torch.float64) * math.radians(value)
+            rotation = rotation @ axis_angle_to_matrix(turn).numpy()
+    return rotation, translation
+
+
+def _channel_columns(joint: _Joint, rotation: np.ndarray, translation: np.ndarray, mode: str | None) -> np.ndarray:
+    """(T, channels): a joint's local rotation (T, 3, 3) and translation (T, 3, file units) as
+    its own channels. A joint with fewer than three rotation channels gets the leading angles
+    of an Euler order that starts with its axes (the best such a joint can show)."""
+    axes = [c[0] for c in joint.channels if c.endswith("rotation")]
+    angles = {}
+    if axes:
+        order = "".join(axes + [a for a in "XYZ" if a not in axes])[:3]
+        euler = matrix_to_euler(torch.from_numpy(np.ascontiguousarray(rotation)), order, degrees=True).numpy()
+        angles = {axis: euler[:, k] for k, axis in enumerate(order) if axis in axes}
+    columns = []
+    for channel in joint.channels:
+        axis = channel[0]
+        if channel.endswith("rotation"):
+            columns.append(angles[axis])
+        else:
+            index = "XYZ".index(axis)
+            columns.append(translation[:, index] - (joint.offset[index] if mode == "relative" else 0.0))
+    return np.stack(columns, axis=1) if columns else np.zeros((rotation.shape[0], 0))
+
+
+def write_bvh_on_rig(motion: Motion, path: str | Path, rig: Motion, precision: int = 6) -> None:
+    """Write `motion`, which is on `rig`'s skeleton (what `retarget_to_rig` returns), in the
+    layout of the BVH file `rig` was read from: the same header, byte for byte (see above)."""
+    if not 1 <= int(precision) <= 12:
+        raise ArgumentError("precision", f"{precision} decimals is outside 1..12")
+    if not (np.isfinite(motion.rotations).all() and np.isfinite(motion.root_translation).all()):
+        raise ArgumentError("motion", "contains NaN or infinite values; nothing was written")
+    layout = _rig_layout(rig)
+    skeleton = motion.skeleton
+    index = {name: j for j, name in enumerate(skeleton.joint_names)}
+    file_names = [joint.name for joint in layout.joints]
+    missing = [n for n in file_names if n not in index and n not in layout.dropped]
+    foreign = [n for n in skeleton.joint_names if n not in file_names]
+    if missing or foreign:
+        problem = f"lacks the rig's joints {', '.join(missing[:5])}" if missing else f"has joints the rig lacks: {', '.join(foreign[:5])}"
+        raise ArgumentError("motion", f"is not on rig {rig.skeleton.name!r}: it {problem}", "retarget it with retarget_to_rig first")
+
+    scale = layout.metres_per_unit
+    local = motion.rotation_matrices()
+    frames = motion.num_frames
+    starts = np.cumsum([0] + [len(joint.channels) for joint in layout.joints])
+    above_rotation, above_translation = np.eye(3), np.zeros(3)  # the dropped roots, composed
+    columns = []
+    for k, joint in enumerate(layout.joints):
+        mode = layout.modes.get(joint.name)
+        first = layout.first_frame[starts[k] : starts[k + 1]]
+        if joint.name not in index:  # a dropped static root keeps the rig's own values
+            rotation, translation = _channel_transform(joint, first, mode)
+            above_translation = above_translation + above_rotation @ translation
+            above_rotation = above_rotation @ rotation
+            columns.append(np.broadcast_to(first, (frames, len(first))))
+            continue
+        j = index[joint.name]
+        if skeleton.parents[j] < 0:  # the motion's root, under whatever static roots were dropped
+            rotation = above_rotation.T @ local[:, j]
+            translation = (motion.root_translation / scale - above_translation) @ above_rotation
+        else:
+            rotation = local[:, j]
+            translation = np.broadcast_to(skeleton.offsets[j] / scale, (frames, 3))
+        columns.append(_channel_columns(joint, rotation, translation, mode))
+
+    values = np.concatenate(columns, axis=1)
+    body = io.StringIO()
+    np.savetxt(body, values, fmt=f"%.{int(precision)}f", delimiter=" ", newline=layout.newline)
+    newline = layout.newline
+    motion_header = f"Frames: {frames}{newline}Frame Time: {1.0 / motion.fps:.8f}{newline}"
+    atomic_write_bytes(path, (layout.header + motion_header + body.getvalue()).encode("utf-8"))

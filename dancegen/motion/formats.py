@@ -123,9 +123,12 @@ def read_aistpp(path: str | Path, fps: float | None = None) -> Motion:
     if scaling.size != 1 or not scaling[0] > 0:
         raise InputFileError(path, f"smpl_scaling must be one positive number, got {scaling.tolist()}")
     quats = axis_angle_to_quat(torch.from_numpy(poses.reshape(frames, 24, 3))).numpy()
+    stored = _as_array(data.get("fps", AISTPP_FPS), path, "fps", "(1,)").reshape(-1)  # dancegen's files say
+    if stored.size != 1 or not stored[0] > 0:
+        raise InputFileError(path, f"fps must be one positive number, got {stored.tolist()}")
     return Motion(
         smpl24(),
-        float(fps or AISTPP_FPS),
+        float(fps or stored[0]),
         quats,
         trans / scaling[0],
         metadata={"source": str(path), "format": "aist++", "smpl_scaling": float(scaling[0])},
@@ -150,13 +153,22 @@ def portable_pickle(obj: Any) -> bytes:
 
 
 def write_aistpp(motion: Motion, path: str | Path) -> None:
-    """Save as an AIST++ `.pkl` (smpl_scaling 1, so smpl_trans is the root in metres)."""
+    """Save as an AIST++ `.pkl` (smpl_scaling 1, so smpl_trans is the root in metres).
+
+    AIST++ files have no frame rate: every reader (AIST++'s API, EDGE, Bailando) plays them at
+    60 fps, so the motion is resampled to 60 fps first (a 30 fps dance would otherwise play at
+    double speed). The rate is also stored as `fps`, a key those readers ignore.
+    """
     rotations = _rotations_in_layout(motion, SMPL24_JOINT_NAMES, "AIST++ .pkl")
+    if abs(motion.fps - AISTPP_FPS) > 1e-9:
+        motion = motion.copy(rotations=rotations, skeleton=smpl24()).resample(AISTPP_FPS)
+        rotations = motion.rotations
     poses = quat_to_axis_angle(torch.from_numpy(rotations)).numpy().reshape(motion.num_frames, 72)
     data = {
         "smpl_poses": poses.astype(np.float64),
         "smpl_trans": motion.root_translation.astype(np.float64),
         "smpl_scaling": np.array([1.0]),
+        "fps": np.array([AISTPP_FPS]),
     }
     atomic_write_bytes(path, portable_pickle(data))
 
@@ -194,8 +206,15 @@ def read_finedance(path: str | Path, fps: float | None = None) -> Motion:
 
 
 def write_finedance(motion: Motion, path: str | Path) -> None:
-    """Save as a FineDance (T, 315) `.npy`: SMPL-X transl + 52 x 6D, float32."""
+    """Save as a FineDance (T, 315) `.npy`: SMPL-X transl + 52 x 6D, float32.
+
+    A bare array has no frame rate and FineDance's code plays every file at 30 fps, so the
+    motion is resampled to 30 fps first (as `write_aistpp` does to AIST++'s 60).
+    """
     rotations = _rotations_in_layout(motion, SMPLX52_JOINT_NAMES, "FineDance .npy")
+    if abs(motion.fps - FINEDANCE_FPS) > 1e-9:
+        motion = motion.copy(rotations=rotations, skeleton=smplx52()).resample(FINEDANCE_FPS)
+        rotations = motion.rotations
     rot6d = matrix_to_rot6d(quat_to_matrix(torch.from_numpy(rotations))).numpy()
     transl = motion.root_translation - SMPLX_PELVIS_REST
     array = np.concatenate([transl, rot6d.reshape(motion.num_frames, -1)], axis=1).astype(np.float32)

@@ -34,6 +34,8 @@ How it works, and why:
 from __future__ import annotations
 
 import functools
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +106,9 @@ class JointMapping(StrictConfig):
     name: str = "custom"
     description: str = ""
     joints: dict[str, str]
+    # Regular expressions (case-insensitive, searched in each joint name) that mark a rig of
+    # this family; detection uses them only to choose between presets that fit equally well.
+    signature: list[str] = []
 
     @field_validator("joints")
     @classmethod
@@ -151,11 +156,30 @@ def _normalised(name: str) -> str:
     return name.rsplit(":", 1)[-1].lower()
 
 
+def _rig_prefix(skeleton: Skeleton) -> str:
+    """The prefix every joint name shares, up to a separator ("Neo_Hips", "Neo_Spine" -> "Neo_"):
+    exporters prefix whole rigs with a character name without making it a namespace."""
+    names = [name.rsplit(":", 1)[-1] for name in skeleton.joint_names]
+    common = os.path.commonprefix(names) if len(names) > 1 else ""
+    cut = max(common.rfind("_"), common.rfind("-"), common.rfind("."))
+    return common[: cut + 1]
+
+
 def _find_joint(skeleton: Skeleton, wanted: str) -> int | None:
     if wanted in skeleton.joint_names:
         return skeleton.joint_names.index(wanted)
     loose = [j for j, name in enumerate(skeleton.joint_names) if _normalised(name) == _normalised(wanted)]
+    if not loose and (prefix := _rig_prefix(skeleton)):
+        loose = [
+            j for j, name in enumerate(skeleton.joint_names)
+            if _normalised(name).removeprefix(prefix.lower()) == _normalised(wanted)
+        ]
     return loose[0] if len(loose) == 1 else None
+
+
+def _signature_hits(mapping: JointMapping, skeleton: Skeleton) -> int:
+    patterns = [re.compile(pattern, re.IGNORECASE) for pattern in mapping.signature]
+    return sum(any(p.search(name) for p in patterns) for name in skeleton.joint_names)
 
 
 def _find_point(skeleton: Skeleton, wanted: str) -> tuple[int, bool] | None:
@@ -181,9 +205,11 @@ def detect_preset(skeleton: Skeleton) -> JointMapping:
     scored = []
     for order, (name, mapping) in enumerate(table.items()):
         found, missing = _coverage(mapping, skeleton)
-        # Most joints placed, then the preset with fewest unused entries, then file order.
-        scored.append((not missing, len(found), len(found) / len(mapping.joints), -order, name, missing))
-    complete, _, _, _, best, missing = max(scored)
+        # Most joints placed, then the family's own marks (Mixamo and Motorica rigs share joint
+        # names), then the preset with fewest unused entries, then file order.
+        hits = _signature_hits(mapping, skeleton) > 0
+        scored.append((not missing, len(found), hits, len(found) / len(mapping.joints), -order, name, missing))
+    complete, _, _, _, _, best, missing = max(scored)
     if not complete:
         raise ArgumentError(
             "mapping",
@@ -850,6 +876,16 @@ def retarget(
     return RetargetResult(motion, mean_error, per_joint, uniform, chosen.name, details)
 
 
+def is_on_skeleton(motion: Motion, skeleton: Skeleton) -> bool:
+    """Whether `motion` already is on `skeleton`: same joints, tree and rest offsets."""
+    mine = motion.skeleton
+    return (
+        mine.joint_names == skeleton.joint_names
+        and mine.parents == skeleton.parents
+        and np.allclose(mine.offsets, skeleton.offsets, atol=1e-9)
+    )
+
+
 def retarget_to_rig(
     motion: Motion,
     rig: Motion | Skeleton | str | Path,
@@ -867,6 +903,8 @@ def retarget_to_rig(
 
         rig = load_motion(rig)
     rig_motion = rig if isinstance(rig, Motion) else _rest_motion(rig)
+    if is_on_skeleton(motion, rig_motion.skeleton):  # already on the rig: nothing to do
+        return motion.copy()
     if not is_smpl_family(motion.skeleton):
         motion = retarget(motion).motion
     smpl_fig = _smpl_figure(motion.skeleton, "motion")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from dancegen.errors import ArgumentError, InputFileError
+from dancegen.limits import Limits, limits
 
 if TYPE_CHECKING:
     from dancegen.bundle import BundleHeader
@@ -32,9 +33,10 @@ if TYPE_CHECKING:
 SPAN_TOLERANCE_S = 1e-3
 # MiniLM reads at most 256 word pieces (~1000 characters of English); a prompt past 500
 # characters is a pasted document, not a description of a dance.
-MAX_PROMPT_CHARS = 500
-MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a 64-bit integer
-MAX_STEPS = 10_000  # more denoising steps than any schedule has
+# The defaults of the named limits (`dancegen.limits`; DANCEGEN_LIMITS can raise them).
+MAX_PROMPT_CHARS = Limits().max_prompt_chars
+MAX_SEED = Limits().max_seed  # torch.Generator.manual_seed takes a 64-bit integer
+MAX_STEPS = Limits().max_steps  # more denoising steps than any schedule has
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,12 @@ class GenerationRequest:
     # The animator's foot clean-up after generation (`motion.footlock`): `dancegen generate`
     # turns it on; the API gives the model's own motion unless asked.
     foot_lock: bool = False
+    # Tempo and accents re-timed to the song's beats (`sampling.beat_sync`): on in
+    # `dancegen generate`, off in the API for the same reason as `foot_lock`.
+    beat_sync: bool = False
+    # The song's beats for beat sync, in song time: a beats.json (`audio.beats.load_beats_json`)
+    # or an array of seconds. None: detected in the span.
+    beats: "Path | np.ndarray | None" = None
     # Filled in by `checked`: the music's length in seconds and the frames to generate.
     music_seconds: float | None = None
     frames: int | None = None
@@ -67,7 +75,7 @@ class GenerationRequest:
     def __post_init__(self) -> None:
         if isinstance(self.music, str):
             object.__setattr__(self, "music", Path(self.music))
-        for name in ("keyframes", "reference", "annotation"):
+        for name in ("keyframes", "reference", "annotation", "beats"):
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, Path(getattr(self, name)))
 
@@ -88,10 +96,13 @@ class GenerationRequest:
             raise ArgumentError("--start", f"must be a finite number of seconds >= 0, got {self.start:g}")
         if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
             raise ArgumentError("--seconds", f"must be a positive number of seconds, got {self.seconds:g}")
-        if self.seed is not None and not (isinstance(self.seed, (int, np.integer)) and 0 <= self.seed <= MAX_SEED):
-            raise ArgumentError("--seed", f"must be an integer from 0 to 2**63 - 1, got {self.seed}")
-        if self.steps is not None and not (isinstance(self.steps, (int, np.integer)) and 1 <= self.steps <= MAX_STEPS):
-            raise ArgumentError("--steps", f"must be a whole number from 1 to {MAX_STEPS}, got {self.steps}")
+        settings = limits()
+        if self.seed is not None and not (isinstance(self.seed, (int, np.integer)) and 0 <= self.seed <= settings.max_seed):
+            shown = str(self.seed) if len(str(self.seed)) <= 30 else f"{str(self.seed)[:12]}... ({len(str(self.seed))} digits)"
+            largest = "2**63 - 1" if settings.max_seed == 2**63 - 1 else str(settings.max_seed)
+            raise ArgumentError("--seed", f"must be an integer from 0 to {largest}, got {shown}")
+        if self.steps is not None and not (isinstance(self.steps, (int, np.integer)) and 1 <= self.steps <= settings.max_steps):
+            raise ArgumentError("--steps", f"must be a whole number from 1 to {settings.max_steps}, got {self.steps}")
         for name, weight in self.guidance.items():
             if not (isinstance(weight, (int, float)) and math.isfinite(weight)):
                 raise ArgumentError("--guidance", f"{name}={weight} is not a finite number")
@@ -131,7 +142,11 @@ class GenerationRequest:
             duration = check_song(self.music)
         check_span(self.start, self.seconds, duration, self.music if isinstance(self.music, Path) else None)
         span = (self.seconds if self.seconds is not None else duration - self.start)
-        return replace(self, music_seconds=duration, frames=max(1, int(math.ceil(span * fps - 1e-9))))
+        frames = max(1, int(math.ceil(span * fps - 1e-9)))
+        if frames > limits().max_frames:
+            raise ArgumentError("--seconds", f"{span:g} s at {fps:g} fps is {frames} frames, more than the limit of "
+                                f"{limits().max_frames}", "generate a shorter span (max_frames)")
+        return replace(self, music_seconds=duration, frames=frames)
 
     def with_timed_text(self) -> "GenerationRequest":
         """The annotation file read, the inline moves parsed, both merged, checked against the
@@ -159,7 +174,11 @@ class GenerationRequest:
         """Keyframes read and placed in the span, the reference motion read, joints resolved."""
         if self.keyframes is None and self.reference is None:
             return self
-        from dancegen.sampling.editing import check_keyframe_times, load_keyframes, resolve_joints
+        from dancegen.sampling.editing import (
+            check_keyframe_times,
+            load_keyframes,
+            resolve_joints,
+        )
         from dancegen.skeleton import get_skeleton
 
         skeleton = get_skeleton(header.skeleton)
@@ -179,17 +198,11 @@ class GenerationRequest:
 
 
 def clean_prompt(prompt: str | None) -> str | None:
-    """The prompt with its white space folded; one-line errors for empty, over-long or letterless text."""
-    if prompt is None:
-        return None
-    text = " ".join("".join(c if c.isprintable() else " " for c in str(prompt)).split())
-    if not text:
-        raise ArgumentError("--prompt", "is empty", "describe the dance, e.g. --prompt 'expressive arms, pirouette'")
-    if len(text) > MAX_PROMPT_CHARS:
-        raise ArgumentError("--prompt", f"is {len(text)} characters long", f"keep it under {MAX_PROMPT_CHARS}: a few words on the dance")
-    if not any(character.isalpha() for character in text):
-        raise ArgumentError("--prompt", f"{text[:40]!r} has no words", "describe the dance in words, e.g. 'slow spins'")
-    return text
+    """The prompt cleaned of control characters and escape sequences, white space folded;
+    one-line errors for empty, over-long or wordless text (`text.clean.clean_text`)."""
+    from dancegen.text.clean import clean_text
+
+    return None if prompt is None else clean_text(prompt, "--prompt")
 
 
 def check_genre(genre: str, header: "BundleHeader") -> str:
@@ -223,3 +236,20 @@ def check_span(start: float, seconds: float | None, duration: float, song: Path 
     if seconds is not None and start + seconds > duration + SPAN_TOLERANCE_S:
         raise ArgumentError("--seconds", f"{seconds:g} s from {start:g} s runs past the end of {name} ({duration:.2f} s)",
                             f"use at most {duration - start:.2f}")
+
+
+def parse_guidance(text: str | None) -> dict[str, float]:
+    """`music=2.5,text=3` → {"music": 2.5, "text": 3.0}: the `--guidance` syntax, which the
+    generation service's form takes too."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, _, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ArgumentError("--guidance", f"{item!r} is not name=number", "e.g. --guidance music=2.5,text=3") from None
+        if not name.strip():
+            raise ArgumentError("--guidance", f"{item!r} has no modality name", "e.g. --guidance music=2.5,text=3")
+        if not math.isfinite(weights[name.strip()]):
+            raise ArgumentError("--guidance", f"{item!r} is not a finite number", "e.g. --guidance music=2.5,text=3")
+    return weights

@@ -100,7 +100,7 @@ class GaussianDiffusion:
         """Descending timesteps, "trailing" spacing: always starts at N − 1 (pure noise)."""
         steps = self.num_steps if steps is None else steps
         if not 1 <= steps <= self.num_steps:
-            raise ArgumentError("steps", f"must be between 1 and {self.num_steps}, got {steps}")
+            raise ArgumentError("--steps", f"must be between 1 and {self.num_steps}, got {steps}")
         stride = self.num_steps / steps
         return [int(round(self.num_steps - k * stride)) - 1 for k in range(steps)]
 

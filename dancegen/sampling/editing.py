@@ -22,7 +22,6 @@ may pin a whole pose or any part of one.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +31,25 @@ import numpy as np
 import torch
 
 from dancegen.errors import ArgumentError, InputFileError
-from dancegen.motion.codecs.smpl6d import ROTATION_CHANNELS, root_channels, rotation_channels, smpl6d_dim
+from dancegen.motion.codecs.smpl6d import (
+    ROTATION_CHANNELS,
+    root_channels,
+    rotation_channels,
+    smpl6d_dim,
+)
 from dancegen.motion.motion import Motion
-from dancegen.sampling.inbetween import InbetweenConfig, pin_reach, spread_offsets, spread_rotations
-from dancegen.skeleton.rotations import axis_angle_to_quat, matrix_to_rot6d, quat_normalize, quat_to_matrix
+from dancegen.sampling.inbetween import (
+    InbetweenConfig,
+    pin_reach,
+    spread_offsets,
+    spread_rotations,
+)
+from dancegen.skeleton.rotations import (
+    axis_angle_to_quat,
+    matrix_to_rot6d,
+    quat_normalize,
+    quat_to_matrix,
+)
 from dancegen.skeleton.smpl import SMPL_LOWER_BODY, SMPL_UPPER_BODY
 from dancegen.skeleton.smplx import SMPLX_BODY_PARTS, SMPLX_HANDS
 from dancegen.skeleton.tree import Skeleton
@@ -251,7 +265,10 @@ def check_keyframe_times(keyframes: Sequence[Keyframe], num_frames: int, fps: fl
 
 
 def _vector(path: Path, where: str, value, lengths: tuple[int, ...]) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64) if isinstance(value, list) else None
+    try:
+        array = np.asarray(value, dtype=np.float64) if isinstance(value, list) else None
+    except (TypeError, ValueError, OverflowError):  # strings, nested lists of ragged lengths
+        array = None
     if array is None or array.ndim != 1 or array.shape[0] not in lengths or not np.isfinite(array).all():
         raise InputFileError(path, f"{where} must be a list of {' or '.join(map(str, lengths))} finite numbers")
     return array
@@ -261,10 +278,9 @@ def load_keyframes(path: str | Path, skeleton: Skeleton) -> list[Keyframe]:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "keyframe file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputFileError(path, f"not valid JSON ({error})") from None
+    from dancegen.limits import load_json_file
+
+    data = load_json_file(path, "keyframe file")  # no NaN, no numbers past float range, bounded
     entries = data.get("keyframes") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise InputFileError(path, 'expected {"keyframes": [{"time": seconds, ...}, ...]} with at least one keyframe')

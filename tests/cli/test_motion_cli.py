@@ -113,8 +113,8 @@ def test_convert_retargets_onto_smpl24_in_any_format(files, dance, capsys):
 
     code, out, _ = run(["motion", "convert", str(rig), str(folder / "smpl.pkl"), "--to", "smpl24", "--fps", "15"], capsys)
     assert code == 0
-    aistpp = load_motion(folder / "smpl.pkl", fps=15)
-    assert aistpp.num_joints == 24 and aistpp.num_frames == FRAMES // 2
+    aistpp = load_motion(folder / "smpl.pkl")  # written at AIST++'s 60 fps: the same length in seconds
+    assert aistpp.num_joints == 24 and aistpp.fps == 60 and aistpp.duration == pytest.approx(FRAMES / FPS)
 
 
 def test_convert_writes_glb_html_or_every_format_into_a_folder(files, dance, capsys):

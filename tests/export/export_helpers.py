@@ -51,9 +51,11 @@ def write_click_track(path: Path, seconds: float, bpm: float = 120.0, sample_rat
 
 
 def read_page_data(page: Path) -> dict:
-    """The JSON a viewer page embeds, with `positions` decoded to a (T, J, 3) array."""
+    """The JSON a viewer page embeds, each dance's `positions` decoded to a (T, J, 3) array;
+    the first dance's fields are also at the top level (what one-dance tests read)."""
     match = re.search(r'<script type="application/json" id="dancegen-data">(.*?)</script>', page.read_text(encoding="utf-8"), re.S)
     data = json.loads(match[1])
-    raw = np.frombuffer(base64.b64decode(data["positions"]), dtype="<f4")
-    data["positions"] = raw.reshape(data["num_frames"], len(data["parents"]), 3)
-    return data
+    for dance in data["dances"]:
+        raw = np.frombuffer(base64.b64decode(dance["positions"]), dtype="<f4")
+        dance["positions"] = raw.reshape(dance["num_frames"], len(dance["parents"]), 3)
+    return {**data["dances"][0], **data}

@@ -15,7 +15,12 @@ from cli_runner import run_cli
 from dancegen.audio.io import write_wav
 from dancegen.audio.synth import drum_pattern
 from dancegen.bundle import load_bundle, save_bundle
-from dancegen.data.annotations import Annotation, GlobalStyle, LocalSpan, write_annotation
+from dancegen.data.annotations import (
+    Annotation,
+    GlobalStyle,
+    LocalSpan,
+    write_annotation,
+)
 from dancegen.models.lrcm.config import LRCMConfig
 from dancegen.models.lrcm.task import LRCMTask
 from dancegen.motion.motion import Motion
@@ -193,5 +198,5 @@ def test_inline_moves_reach_the_dance_and_the_viewer_page(model, song, tmp_path)
         {"start": 0.5, "end": 1.5, "tokens": ["spin"]}, {"start": 2.5, "end": 2.9, "tokens": ["jump"]}]
     page = export_motion(moved, tmp_path / "dance.html", music=song, music_start=0.5)[0]
     embedded = re.search(r'id="dancegen-data">(.*?)</script>', page.read_text(encoding="utf-8"), re.S)[1]
-    spans = json.loads(embedded)["spans"]
+    spans = json.loads(embedded)["dances"][0]["spans"]
     assert [(span["start"], span["end"], span["text"]) for span in spans] == [(0.5, 1.5, "spin"), (2.5, 2.9, "jump")]
