@@ -93,9 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
+    from dancegen.console import third_party_silenced
+
     try:
-        summary = run(args.out, args.bpm, args.seconds, args.prompt, args.seed, args.steps, args.model,
-                      quiet=args.quiet or args.json)
+        with third_party_silenced():  # the text encoder's loading bar and library warnings, as in the CLI
+            summary = run(args.out, args.bpm, args.seconds, args.prompt, args.seed, args.steps, args.model,
+                          quiet=args.quiet or args.json)
     except DanceGenError as error:
         print(f"dancegen demo: error: {error}", file=sys.stderr)
         return 2
