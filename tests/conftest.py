@@ -57,3 +57,12 @@ def blender() -> str:
     if python is None:
         pytest.skip(f"Blender's bpy is not installed ({fbx.INSTALL_HINT})")
     return python
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright per test process: its sync API refuses to start while another instance
+    runs in the same thread, so the viewer's and the service's browser tests share this one."""
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with playwright_api.sync_playwright() as instance:
+        yield instance

@@ -30,17 +30,15 @@ def viewer_bundle() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser_context(tmp_path_factory):
+def browser_context(tmp_path_factory, playwright):
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with playwright_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_FLAGS, viewport=VIEWPORT, accept_downloads=True,
-        )
-        yield context
-        context.close()
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+        args=CHROMIUM_FLAGS, viewport=VIEWPORT, accept_downloads=True,
+    )
+    yield context
+    context.close()
 
 
 @pytest.fixture
