@@ -16,8 +16,9 @@ family shares (`pipelines.base`):
    into every beat (`groove`).
 
 The warp only changes *when* poses happen, never the poses: bone lengths, joint limits and
-contacts are untouched, and the playback speed stays within `local_tolerance` of the tempo
-rate. Keyframes and locked joints fix times, so requests with them skip this step.
+contact labels only move in time, and between matched beats the playback rate stays within
+`local_tolerance` of the tempo rate and inside [`slowest_local_rate`, `fastest_local_rate`].
+Keyframes and locked joints fix times, so requests with them skip this step.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from dancegen.motion.motion import Motion
 class BeatSyncConfig(StrictConfig):
     """How far the motion may be re-timed to follow the song (every family's `sampling`)."""
 
-    # The model's own interval between motion beats, s (measured on its dances: the shipped
-    # models' are in their cards). The song is stretched so that its beats come this often.
+    # The model's own interval between motion beats, s (measured on its dances to drum grooves;
+    # each family's config sets its shipped model's). The song is stretched so its beats come this often.
     natural_beat_s: float = Field(0.53, gt=0.05, le=4.0)
     # Playback rate limits (motion seconds per song second): slower than 0.7× looks like slow
     # motion, faster than 1.5× like a sped-up tape.
