@@ -11,12 +11,10 @@ import math
 from typing import Iterable, Iterator, Mapping
 
 import numpy as np
-import torch
 
 from dancegen.data.sample import DanceSample
 from dancegen.errors import ArgumentError
 from dancegen.motion.motion import Motion
-from dancegen.skeleton.rotations import quat_canonical, quat_make_continuous, quat_slerp
 
 # LDA / LRCM augment with a random stretch of up to ±10 % (LDA hparams `timestretch_factor: 0.1`).
 DEFAULT_MAX_STRETCH = 0.1
@@ -35,20 +33,7 @@ def _interpolation(times: np.ndarray, fps: float, count: int) -> tuple[np.ndarra
 def sample_motion_at(motion: Motion, source_times: np.ndarray, fps: float | None = None) -> Motion:
     """A motion whose frame k shows `motion` at `source_times[k]` seconds (slerp for rotations,
     linear for translation and contacts), played at `fps` (default: the source's)."""
-    lower, upper, weight = _interpolation(source_times, motion.fps, motion.num_frames)
-    quats = quat_make_continuous(torch.from_numpy(motion.rotations), dim=0)
-    w = torch.from_numpy(weight)[:, None].expand(len(weight), motion.num_joints)
-    rotations = quat_canonical(quat_slerp(quats[lower], quats[upper], w)).numpy()
-
-    def lerp(values: np.ndarray) -> np.ndarray:
-        return values[lower] * (1 - weight)[:, None] + values[upper] * weight[:, None]
-
-    return motion.copy(
-        fps=float(fps or motion.fps),
-        rotations=rotations,
-        root_translation=lerp(motion.root_translation),
-        contacts=None if motion.contacts is None else lerp(motion.contacts),
-    )
+    return motion.at_frames(np.asarray(source_times, dtype=np.float64) * motion.fps, fps=fps)
 
 
 def sample_features_at(features: np.ndarray, fps: float, source_times: np.ndarray) -> np.ndarray:

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
-from dancegen.metrics.kinetic import check_positions, mean_joint_speed
+from dancegen.metrics.kinetic import check_positions
+from dancegen.motion.kinematic_beats import speed_minima
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,7 @@ def get_variant(variant: str) -> BeatAlignVariant:
 def motion_beats(positions: np.ndarray, fps: float, variant: str = "bailando") -> np.ndarray:
     """Frame indices (into the T-1 speed samples) of the motion's kinematic beats."""
     protocol = get_variant(variant)
-    speed = mean_joint_speed(check_positions(positions, min_frames=3))
-    smoothed = gaussian_filter1d(speed, protocol.speed_sigma_frames * fps / protocol.native_fps)
-    inner = smoothed[1:-1]
-    return np.flatnonzero((inner < smoothed[:-2]) & (inner < smoothed[2:])) + 1
+    return speed_minima(check_positions(positions, min_frames=3), protocol.speed_sigma_frames * fps / protocol.native_fps)
 
 
 def beat_times_to_frames(beat_times_s: np.ndarray, fps: float) -> np.ndarray:

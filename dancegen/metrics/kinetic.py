@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# The "kinetic velocity" whose smoothed minima are motion beats (Bailando `calc_db`).
+from dancegen.motion.kinematic_beats import mean_joint_speed  # noqa: F401  (re-exported)
+
 # AIST++ API `KineticFeatures(frame_time=1./60, sliding_window=2)` defaults.
 KINETIC_FRAME_TIME_S = 1.0 / 60.0
 KINETIC_WINDOW = 2
@@ -47,14 +50,6 @@ def check_positions(positions: np.ndarray, min_frames: int = 2, name: str = "pos
 def root_relative(positions: np.ndarray) -> np.ndarray:
     """Subtract the first frame's root position from every joint (Bailando `metrics_new.py`)."""
     return positions - positions[:1, :1]
-
-
-def mean_joint_speed(positions: np.ndarray) -> np.ndarray:
-    """Mean over joints of the per-frame displacement length, (T-1,), metres per frame.
-
-    The "kinetic velocity" whose smoothed minima are motion beats (Bailando `calc_db`).
-    """
-    return np.linalg.norm(positions[1:] - positions[:-1], axis=-1).mean(axis=-1)
 
 
 # --- kinetic features ------------------------------------------------------------------

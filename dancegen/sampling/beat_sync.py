@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import Field
 
 from dancegen.config import StrictConfig
+from dancegen.motion.kinematic_beats import speed_minima
 from dancegen.motion.motion import Motion
 
 
@@ -114,14 +115,9 @@ def stretch_features(features: np.ndarray, rate: float) -> np.ndarray:
 # --- 2. accents ---------------------------------------------------------------------------
 
 def kinematic_beats(positions: np.ndarray, fps: float, sigma_s: float) -> np.ndarray:
-    """Frames of the motion's beats: strict minima of the smoothed mean joint speed (the motion
-    beats of BAS, `metrics.beat_align`), as indices of the speed samples between frames."""
-    from scipy.ndimage import gaussian_filter1d
-
-    speed = np.linalg.norm(np.diff(positions, axis=0), axis=-1).mean(axis=-1)
-    smoothed = gaussian_filter1d(speed, sigma_s * fps)
-    inner = smoothed[1:-1]
-    return np.flatnonzero((inner < smoothed[:-2]) & (inner < smoothed[2:])) + 1
+    """Frames of the motion's beats, the motion beats of BAS (`motion.kinematic_beats`), with
+    the smoothing given in seconds."""
+    return speed_minima(positions, sigma_s * fps)
 
 
 def match_beats(music: np.ndarray, motion: np.ndarray, rate: float, fps: float,
